@@ -1,0 +1,56 @@
+# Every target works on a fresh machine: it creates .venv and installs pinned dependencies when they are missing.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+# jsii warns on Node 20 (end-of-life); the pinned npm package `node` brings Node 22 without any other download.
+export JSII_NODE := $(CURDIR)/node_modules/node/bin/node
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: synth test lint bench deps dev-deps clean
+
+$(VENV)/.deps: requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-deps: $(VENV)/.deps requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.deps: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+node_modules/.deps: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: $(VENV)/.deps node_modules/.deps
+dev-deps: $(VENV)/.dev-deps $(CHECKOV_VENV)/.deps node_modules/.deps
+
+## synth: synthesize the bundled example app (no AWS account needed) into cdk.out
+synth: deps
+	npx cdk synth --quiet --context config=$(or $(CONFIG),examples/inferentia.yaml)
+	@echo "Stacks written to cdk.out:"; ls -1 cdk.out/*.template.json
+
+## test: ruff, mypy and the whole pytest suite (gates included)
+test: dev-deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy inferentia_cdk app.py
+	$(PY) -m pytest -q
+
+lint: dev-deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy inferentia_cdk app.py
+
+## bench: synth time and memory against plain aws-cdk-lib (see bench/)
+bench: dev-deps
+	$(PY) bench/synth_bench.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,30 @@
+#!/usr/bin/env python3
+"""CDK entry point: builds the stacks of the config file named by context ``config``."""
+
+import sys
+
+import aws_cdk as cdk
+
+from inferentia_cdk.problems import ConfigError
+
+
+def main() -> None:
+    app = cdk.App()
+    config_path = app.node.try_get_context("config") or "examples/inferentia.yaml"
+    nag = str(app.node.try_get_context("nag") or "true").lower() != "false"
+    try:
+        from inferentia_cdk.application import build_app
+        from inferentia_cdk.loader import load_config
+
+        loaded = load_config(config_path)
+        for warning in loaded.warnings:
+            print(warning.render(loaded.source), file=sys.stderr)
+        build_app(loaded.config, app=app, nag=nag)
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        sys.exit(1)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

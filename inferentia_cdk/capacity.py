@@ -1,0 +1,206 @@
+"""What a Neuron node group offers: per-node hardware and the group's worst case, from the catalog. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from . import catalog
+from .catalog import NeuronFamily, NeuronInstanceType, ServiceQuota
+from .config import NodeGroupSpec
+
+
+@dataclass(frozen=True)
+class NodeGroupCapacity:
+    """Capacity of one node group whose instance types are all known Neuron types of one family.
+
+    Per-node values are the smallest over the group's instance types (what every node is sure to have), except
+    ``max_vcpus_per_node``, the largest, which is what a quota must cover.
+    """
+
+    name: str
+    instance_types: tuple[NeuronInstanceType, ...]
+    capacity_type: catalog.CapacityType
+    min_nodes: int
+    max_nodes: int
+
+    @classmethod
+    def of(cls, spec: NodeGroupSpec) -> NodeGroupCapacity:
+        """Raises ``ValueError`` for a type outside the catalog or mixed families; validate the spec first."""
+        types = []
+        for name in spec.instance_types:
+            entry = catalog.lookup(name)
+            if entry is None:
+                raise ValueError(f"{name!r} is not a Neuron instance type")
+            types.append(entry)
+        if len({t.family.name for t in types}) != 1:
+            raise ValueError(f"node group {spec.name!r} mixes Neuron families")
+        return cls(spec.name, tuple(types), spec.capacity_type, spec.min_size, spec.max_size)
+
+    @property
+    def family(self) -> NeuronFamily:
+        return self.instance_types[0].family
+
+    @property
+    def instance_type_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.instance_types)
+
+    @property
+    def chips_per_node(self) -> int:
+        return min(t.chips for t in self.instance_types)
+
+    @property
+    def neuroncores_per_node(self) -> int:
+        return self.chips_per_node * self.family.cores_per_chip
+
+    @property
+    def vcpus_per_node(self) -> int:
+        return min(t.vcpus for t in self.instance_types)
+
+    @property
+    def max_vcpus_per_node(self) -> int:
+        return max(t.vcpus for t in self.instance_types)
+
+    @property
+    def memory_gib_per_node(self) -> int:
+        return min(t.memory_gib for t in self.instance_types)
+
+    @property
+    def quota(self) -> ServiceQuota:
+        return self.family.quota(self.capacity_type)
+
+    @property
+    def max_vcpus(self) -> int:
+        """vCPUs the group uses at ``max_size`` with its largest instance type: what its quota must cover."""
+        return self.max_nodes * self.max_vcpus_per_node
+
+
+# --- What a replica can use on one node ---------------------------------------------------------------------------
+#
+# allocatable = capacity - kube-reserved - eviction threshold (AL2023 EKS AMIs set no system-reserved amount;
+# Bottlerocket derives its kube-reserved from the same two formulas), and from that the DaemonSets every Neuron node
+# runs take their requests before any API pod is placed.
+#
+# Sources:
+# - kube-reserved and eviction: awslabs/amazon-eks-ami, nodeadm/internal/kubelet/config.go (AL2023's nodeadm):
+#   kubeReserved cpu = 6% of the first core + 1% of the second + 0.5% of the third and fourth + 0.25% of every further
+#   core; kubeReserved memory = 11 MiB x maxPods + 255 MiB; evictionHard memory.available = 100Mi.
+# - maxPods: the same repository, nodeadm/internal/kubelet/eni-max-pods.txt (ENIs x (IPv4 per ENI - 1) + 2), which
+#   nodeadm uses for types it knows.
+# - capacity memory: the kubelet reports the kernel's MemTotal, less than the nominal instance memory. Karpenter
+#   models that gap with VM_MEMORY_OVERHEAD_PERCENT, default 7.5%; we use the same figure.
+# - DaemonSets on Neuron nodes: aws-node (Amazon VPC CNI add-on) requests cpu 25m; kube-proxy (EKS add-on) requests
+#   cpu 100m; the Neuron device plugin and neuron-monitor (when on) request what render_neuron.py gives them
+#   (tests/test_api_validation.py keeps the two in step). Cortex likewise reserved CPU and memory on Inferentia
+#   nodes for its device plugin.
+
+ENI_MAX_PODS: Mapping[str, int] = MappingProxyType(
+    {
+        "inf1.xlarge": 38,
+        "inf1.2xlarge": 38,
+        "inf1.6xlarge": 234,
+        "inf1.24xlarge": 321,
+        "inf2.xlarge": 58,
+        "inf2.8xlarge": 234,
+        "inf2.24xlarge": 737,
+        "inf2.48xlarge": 737,
+        "trn1.2xlarge": 58,
+        "trn1.32xlarge": 247,
+        "trn2.48xlarge": 100,
+    }
+)
+KUBELET_DEFAULT_MAX_PODS = 110
+"""The kubelet's own default, for a type missing from the table above."""
+EVICTION_HARD_MEMORY_MIB = 100
+VM_MEMORY_OVERHEAD_FRACTION = 0.075
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """CPU and memory one DaemonSet pod takes on every Neuron node."""
+
+    name: str
+    cpu_millicores: int
+    memory_mib: int
+
+
+NODE_DAEMONSETS: tuple[Reservation, ...] = (
+    Reservation("aws-node (Amazon VPC CNI)", 25, 0),
+    Reservation("kube-proxy", 100, 0),
+    Reservation("neuron-device-plugin", 50, 64),
+)
+NEURON_MONITOR_RESERVATION = Reservation("neuron-monitor", 256, 128)
+
+
+def kube_reserved_cpu_millicores(vcpus: int) -> int:
+    """nodeadm's kubeReserved cpu for ``vcpus`` cores (rounded down to whole millicores, as nodeadm does)."""
+    reserved = 0.0
+    for core in range(vcpus):
+        if core == 0:
+            reserved += 60
+        elif core == 1:
+            reserved += 10
+        elif core < 4:
+            reserved += 5
+        else:
+            reserved += 2.5
+    return int(reserved)
+
+
+def kube_reserved_memory_mib(max_pods: int) -> int:
+    """nodeadm's kubeReserved memory for a node that runs at most ``max_pods`` pods."""
+    return 11 * max_pods + 255
+
+
+@dataclass(frozen=True)
+class NodeAllocatable:
+    """What pods of an API can request on one node of ``instance_type``, with the parts that were taken off."""
+
+    instance_type: NeuronInstanceType
+    max_pods: int
+    capacity_memory_mib: int
+    kube_reserved_cpu_millicores: int
+    kube_reserved_memory_mib: int
+    daemonsets: tuple[Reservation, ...]
+
+    @property
+    def capacity_cpu_millicores(self) -> int:
+        return self.instance_type.vcpus * 1000
+
+    @property
+    def daemonset_cpu_millicores(self) -> int:
+        return sum(d.cpu_millicores for d in self.daemonsets)
+
+    @property
+    def daemonset_memory_mib(self) -> int:
+        return sum(d.memory_mib for d in self.daemonsets)
+
+    @property
+    def cpu_millicores(self) -> int:
+        """CPU left for API pods after the kubelet's reservation and the DaemonSets."""
+        return self.capacity_cpu_millicores - self.kube_reserved_cpu_millicores - self.daemonset_cpu_millicores
+
+    @property
+    def memory_mib(self) -> int:
+        """Memory left for API pods after the kubelet's reservation, the eviction threshold and the DaemonSets."""
+        return (
+            self.capacity_memory_mib
+            - self.kube_reserved_memory_mib
+            - EVICTION_HARD_MEMORY_MIB
+            - self.daemonset_memory_mib
+        )
+
+
+def node_allocatable(instance_type: NeuronInstanceType, *, neuron_monitor: bool = False) -> NodeAllocatable:
+    """Allocatable CPU and memory for API pods on one node of ``instance_type`` (AL2023 EKS AMI defaults)."""
+    max_pods = ENI_MAX_PODS.get(instance_type.name, KUBELET_DEFAULT_MAX_PODS)
+    daemonsets = NODE_DAEMONSETS + ((NEURON_MONITOR_RESERVATION,) if neuron_monitor else ())
+    return NodeAllocatable(
+        instance_type=instance_type,
+        max_pods=max_pods,
+        capacity_memory_mib=int(instance_type.memory_gib * 1024 * (1 - VM_MEMORY_OVERHEAD_FRACTION)),
+        kube_reserved_cpu_millicores=kube_reserved_cpu_millicores(instance_type.vcpus),
+        kube_reserved_memory_mib=kube_reserved_memory_mib(max_pods),
+        daemonsets=daemonsets,
+    )

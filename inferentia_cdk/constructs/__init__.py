@@ -1,0 +1,1 @@
+"""Constructs of inferentia-cdk, one per module."""

@@ -1,0 +1,74 @@
+"""``InferentiaApi``: one inference API on a Neuron node group, as one Kubernetes manifest resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import aws_eks_v2 as eks
+from constructs import Construct
+
+from ..config import ApiSpec, NodeGroupSpec
+from ..problems import raise_for_errors
+from ..render_api import family_of_group, render_api
+from ..sizing import ReplicaSizing, size_replica
+from ..validation import check_api
+
+
+class InferentiaApi(Construct):
+    """An inference API on AWS Inferentia or Trainium: its own Namespace, a Deployment sized into NeuronCore Groups,
+    a Service, a HorizontalPodAutoscaler, a PodDisruptionBudget and a NetworkPolicy admitting only the API port,
+    all applied by one ``KubernetesManifest`` (child id ``Resource``).
+
+    The spec is validated against its node group before anything is created: every error is raised at once as a
+    :class:`inferentia_cdk.problems.ConfigError` (paths like ``apis.<name>.processes_per_replica``); warnings (for
+    example a model compiled for fewer cores than its NCG) are kept in :attr:`warnings`.
+
+    :param cluster: the EKS cluster (``aws_eks_v2``) whose Neuron node group runs the API.
+    :param spec: the API: image, port, compute, processes and threads, compiled cores, autoscaling, health path, env.
+    :param node_group: the spec of the Neuron node group named by ``spec.node_group``; its nodes carry the label
+        ``inferentia-cdk/node-group=<name>`` and the taint ``aws.amazon.com/neuron=true:NoSchedule``.
+    :param scheduler_extension: default ``False``. Set it when the cluster runs the Neuron scheduler extension
+        (``device_plugin.scheduler_extension``); pods then use its scheduler, which is required when ``compute.inf``
+        is more than one chip but fewer than a node's.
+    :param neuron_monitor: default ``False``. Set it when neuron-monitor runs on the Neuron nodes, so its requests are
+        counted when checking that a replica's CPU and memory fit a node.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: eks.ICluster,
+        spec: ApiSpec,
+        node_group: NodeGroupSpec,
+        scheduler_extension: bool = False,
+        neuron_monitor: bool = False,
+    ) -> None:
+        if spec.node_group != node_group.name:
+            raise ValueError(
+                f"API {spec.name!r} names node group {spec.node_group!r} but was given node group {node_group.name!r}"
+            )
+        problems = check_api(
+            spec,
+            node_group,
+            ("apis", spec.name),
+            scheduler_extension=scheduler_extension,
+            neuron_monitor=neuron_monitor,
+        )
+        # Raise before the construct joins the tree: a bad spec leaves no half-built API behind.
+        raise_for_errors(problems)
+        super().__init__(scope, construct_id)
+        self.spec = spec
+        self.node_group = node_group
+        self.warnings = tuple(p for p in problems if p.severity == "warning")
+        self.sizing: ReplicaSizing = size_replica(
+            family_of_group(node_group), spec.compute.inf, spec.processes_per_replica
+        )
+        self.objects: list[dict[str, Any]] = render_api(spec, node_group, scheduler_extension=scheduler_extension)
+        self.manifest = eks.KubernetesManifest(self, "Resource", cluster=cluster, manifest=self.objects)
+
+    @property
+    def namespace(self) -> str:
+        """The API's namespace (its name); its Service is ``<name>.<name>.svc.cluster.local`` on ``spec.port``."""
+        return self.spec.name

@@ -1,0 +1,93 @@
+"""cdk-nag for our stacks: the AwsSolutions pack, and every acknowledgement with its reason, in this one module.
+
+Only findings on resources that aws-cdk-lib creates and does not let us change are acknowledged; anything our own
+configuration can fix (endpoint access, logging, flow logs, encryption) is fixed instead. cdk-nag 3 acknowledges each
+finding by its exact id, so ids that embed a policy ARN or a logical id are built here from the construct tree.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+from .stacks import InferentiaApisStack, InferentiaClusterStack
+
+_PACK = "AwsSolutions::AwsSolutions"
+
+
+def _managed_policy(path: str) -> str:
+    return f"{_PACK}-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{path}]"
+
+
+def _ack(construct: IConstruct, rule: str, reason: str) -> None:
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
+
+
+def _acknowledge_node_roles(stack: cdk.Stack) -> None:
+    """Every managed node group's role, including the Neuron ones."""
+    reason = (
+        "EKS requires the worker node, CNI and ECR read-only policies on node roles; AWS maintains them as EKS "
+        "changes, which an inline copy would not follow"
+    )
+    for construct in stack.node.find_all():
+        if isinstance(construct, eks.Nodegroup) and isinstance(construct.role, iam.Role):
+            for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"):
+                _ack(construct.role, _managed_policy(policy), reason)
+
+
+def _acknowledge_cluster(cluster: eks.Cluster, *, public_endpoint: bool) -> None:
+    _ack(
+        cluster.role,
+        _managed_policy("AmazonEKSClusterPolicy"),
+        "The EKS service role needs AmazonEKSClusterPolicy; AWS maintains it with the EKS control plane",
+    )
+    if public_endpoint:
+        _ack(
+            cluster,
+            f"{_PACK}-EKS1",
+            "The config asks for a public endpoint (cluster.endpoint_access); private is the default",
+        )
+    provider = cluster.kubectl_provider
+    if provider is None:
+        return
+    handler = provider.node.find_child("Handler")
+    lambda_reason = (
+        "aws-cdk-lib's kubectl provider Lambda: its role, runtime and policies are created by aws-cdk-lib and "
+        "cannot be configured"
+    )
+    for policy in (
+        "service-role/AWSLambdaBasicExecutionRole",
+        "service-role/AWSLambdaVPCAccessExecutionRole",
+        "AmazonEC2ContainerRegistryReadOnly",
+    ):
+        _ack(handler, _managed_policy(policy), lambda_reason)
+    has_ecr_public = cdk.Stack.of(provider).get_logical_id(
+        provider.node.find_child("Handler").node.find_child("HasEcrPublic")
+    )
+    ecr_public = (
+        '{"Fn::If":["' + has_ecr_public + '",{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},'
+        '":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"]]},{"Ref":"AWS::NoValue"}]}'
+    )
+    _ack(handler, f"{_PACK}-IAM4[Policy::{ecr_public}]", lambda_reason)
+    _ack(handler, f"{_PACK}-L1", lambda_reason + "; its runtime is the one the kubectl layer is built for")
+    framework = provider.node.find_child("Provider")
+    for policy in ("service-role/AWSLambdaBasicExecutionRole", "service-role/AWSLambdaVPCAccessExecutionRole"):
+        _ack(framework, _managed_policy(policy), lambda_reason)
+    handler_fn = cdk.Stack.of(provider).get_logical_id(handler.node.default_child)
+    _ack(
+        framework,
+        f"{_PACK}-IAM5[Resource::<{handler_fn}.Arn>:*]",
+        "The provider framework invokes any version of the kubectl handler; aws-cdk-lib writes this policy",
+    )
+
+
+def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: InferentiaApisStack) -> None:
+    """Run AwsSolutions on ``app`` at synth and acknowledge what aws-cdk-lib creates in our stacks."""
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    _acknowledge_node_roles(cluster_stack)
+    _acknowledge_cluster(
+        cluster_stack.cluster, public_endpoint=cluster_stack.config.cluster.endpoint_access != "private"
+    )

@@ -1,0 +1,247 @@
+"""The Kubernetes objects of one inference API, as plain dicts: Namespace, Deployment, Service,
+HorizontalPodAutoscaler, PodDisruptionBudget and NetworkPolicy.
+
+Pure (no CDK import): :class:`inferentia_cdk.constructs.inferentia_api.InferentiaApi` wraps the result in one
+``KubernetesManifest``; tests and the benchmark call it directly. Validate the spec first
+(:func:`inferentia_cdk.validation.check_api`): rendering assumes ``processes_per_replica`` divides the NeuronCores.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from . import catalog
+from .config import ApiSpec, NodeGroupSpec
+from .render_neuron import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NODE_GROUP_LABEL, SCHEDULER_NAME
+from .sizing import ReplicaSizing, size_replica
+
+# The node side of the contract (labels, taint, resource and scheduler names) comes from render_neuron, which renders
+# the node groups and the device plugin, so the two sides cannot drift apart.
+Manifest = dict[str, Any]
+
+RUN_AS_USER: Final = 10001
+"""UID and GID of the serving process: non-root and above 10000, so it maps to no user of the host."""
+SCRATCH_MOUNT_PATH: Final = "/tmp"
+STARTUP_PROBE_PERIOD_SECONDS: Final = 10
+STARTUP_PROBE_FAILURE_THRESHOLD: Final = 60
+"""Up to 10 minutes (60 x 10 s) for the model to load onto its NeuronCores before liveness checks begin."""
+
+# Environment the serving process reads its NCG layout from.
+ENV_NEURONCORE_GROUP_SIZES: Final = "NEURONCORE_GROUP_SIZES"
+"""Neuron runtime 1.x (neuron-rtd, inf1): NCG size of each process; Cortex set it to the NCG size."""
+ENV_NEURON_RT_NUM_CORES: Final = "NEURON_RT_NUM_CORES"
+"""Neuron runtime 2.x: how many NeuronCores each process takes."""
+ENV_NEURON_RT_VISIBLE_CORES: Final = "NEURON_RT_VISIBLE_CORES"
+"""Set by the Neuron device plugin in the container to the cores it allocated; never set by us or by users."""
+ENV_PROCESSES_PER_REPLICA: Final = "INFERENTIA_PROCESSES_PER_REPLICA"
+"""How many serving processes the container should start (one per NCG)."""
+ENV_THREADS_PER_PROCESS: Final = "INFERENTIA_THREADS_PER_PROCESS"
+"""How many request threads each serving process should run."""
+ENV_NCG_SIZE: Final = "INFERENTIA_NCG_SIZE"
+"""NeuronCores per NCG, whatever the runtime generation."""
+ENV_NEURONCORES: Final = "INFERENTIA_NEURONCORES"
+"""NeuronCores of the whole replica."""
+ENV_PORT: Final = "INFERENTIA_PORT"
+"""The port to serve HTTP on (the API's ``port``)."""
+
+RESERVED_ENV_NAMES: Final = frozenset(
+    {
+        ENV_NEURONCORE_GROUP_SIZES,
+        ENV_NEURON_RT_NUM_CORES,
+        ENV_NEURON_RT_VISIBLE_CORES,
+        ENV_PROCESSES_PER_REPLICA,
+        ENV_THREADS_PER_PROCESS,
+        ENV_NCG_SIZE,
+        ENV_NEURONCORES,
+        ENV_PORT,
+    }
+)
+"""Names an API's ``env`` may not set: they are derived from its sizing, or set by the device plugin."""
+
+MANAGED_BY: Final = "inferentia-cdk"
+
+
+def family_of_group(node_group: NodeGroupSpec) -> catalog.NeuronFamily:
+    """The Neuron family of a validated node group (all its types are of one family)."""
+    entry = catalog.lookup(node_group.instance_types[0])
+    if entry is None:
+        raise ValueError(f"{node_group.instance_types[0]!r} is not a Neuron instance type; validate the group first")
+    return entry.family
+
+
+def labels(spec: ApiSpec) -> dict[str, str]:
+    """Labels on every object of the API."""
+    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/managed-by": MANAGED_BY}
+
+
+def selector_labels(spec: ApiSpec) -> dict[str, str]:
+    """The labels that pick the API's pods (a subset of :func:`labels`, fixed for the Deployment's lifetime)."""
+    return {"app.kubernetes.io/name": spec.name}
+
+
+def _metadata(spec: ApiSpec, name: str, *, namespaced: bool = True) -> Manifest:
+    metadata: Manifest = {"name": name, "labels": labels(spec)}
+    if namespaced:
+        metadata["namespace"] = spec.name
+    return metadata
+
+
+def neuron_env(spec: ApiSpec, sizing: ReplicaSizing) -> list[dict[str, str]]:
+    """The NCG layout as environment variables, those of the family's own runtime generation first."""
+    ncg_size = str(sizing.ncg_size)
+    runtime_1x = {"name": ENV_NEURONCORE_GROUP_SIZES, "value": ncg_size}
+    runtime_2x = {"name": ENV_NEURON_RT_NUM_CORES, "value": ncg_size}
+    runtimes = [runtime_1x, runtime_2x] if sizing.family.neuron_runtime == "1.x" else [runtime_2x, runtime_1x]
+    return [
+        *runtimes,
+        {"name": ENV_NCG_SIZE, "value": ncg_size},
+        {"name": ENV_NEURONCORES, "value": str(sizing.neuroncores)},
+        {"name": ENV_PROCESSES_PER_REPLICA, "value": str(spec.processes_per_replica)},
+        {"name": ENV_THREADS_PER_PROCESS, "value": str(spec.threads_per_process)},
+        {"name": ENV_PORT, "value": str(spec.port)},
+    ]
+
+
+def _probe(spec: ApiSpec, **timing: int) -> Manifest:
+    return {"httpGet": {"path": spec.health_path, "port": "http"}, **timing}
+
+
+def _container(spec: ApiSpec, sizing: ReplicaSizing) -> Manifest:
+    resources = {"cpu": spec.compute.cpu, "memory": spec.compute.mem, NEURON_RESOURCE: str(spec.compute.inf)}
+    user_env = [{"name": key, "value": value} for key, value in sorted(spec.env.items())]
+    return {
+        "name": "api",
+        "image": spec.image,
+        # Always: a tag that is pushed again is picked up; with a cached image this costs one manifest request.
+        "imagePullPolicy": "Always",
+        "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
+        "env": neuron_env(spec, sizing) + user_env,
+        "resources": {"requests": dict(resources), "limits": dict(resources)},
+        "startupProbe": _probe(
+            spec, periodSeconds=STARTUP_PROBE_PERIOD_SECONDS, failureThreshold=STARTUP_PROBE_FAILURE_THRESHOLD
+        ),
+        "readinessProbe": _probe(spec, periodSeconds=10, timeoutSeconds=5, failureThreshold=3),
+        "livenessProbe": _probe(spec, periodSeconds=20, timeoutSeconds=5, failureThreshold=3),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH_MOUNT_PATH}],
+    }
+
+
+def namespace(spec: ApiSpec) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(spec, spec.name, namespaced=False)}
+
+
+def deployment(
+    spec: ApiSpec, node_group: NodeGroupSpec, sizing: ReplicaSizing, *, scheduler_extension: bool = False
+) -> Manifest:
+    pod_spec: Manifest = {
+        "automountServiceAccountToken": False,
+        "nodeSelector": {NODE_GROUP_LABEL: node_group.name},
+        "tolerations": [{"key": NEURON_TAINT_KEY, "operator": "Exists", "effect": NEURON_TAINT_EFFECT}],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_USER,
+            "runAsGroup": RUN_AS_USER,
+            "fsGroup": RUN_AS_USER,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(spec, sizing)],
+        "volumes": [{"name": "scratch", "emptyDir": {}}],
+    }
+    if scheduler_extension:
+        # Only the extender-aware scheduler hands out adjacent chips and cores (EKS's default scheduler cannot call it).
+        pod_spec["schedulerName"] = SCHEDULER_NAME
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(spec, spec.name),
+        # No ``replicas``: the HorizontalPodAutoscaler owns the count, and a value here would reset it on every deploy.
+        "spec": {
+            "selector": {"matchLabels": selector_labels(spec)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {"metadata": {"labels": labels(spec)}, "spec": pod_spec},
+        },
+    }
+
+
+def service(spec: ApiSpec) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(spec, spec.name),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(spec),
+            "ports": [{"name": "http", "port": spec.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def horizontal_pod_autoscaler(spec: ApiSpec) -> Manifest:
+    scaling = spec.autoscaling
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(spec, spec.name),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+            "minReplicas": scaling.min_replicas,
+            "maxReplicas": scaling.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": scaling.target_cpu_utilization},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def pod_disruption_budget(spec: ApiSpec) -> Manifest:
+    # maxUnavailable rather than minAvailable: with one replica, minAvailable 1 would block every node drain (and so
+    # Cluster Autoscaler's scale-down and node upgrades) for good.
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(spec, spec.name),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(spec)}},
+    }
+
+
+def network_policy(spec: ApiSpec) -> Manifest:
+    # Any source may reach the API port and nothing else. Egress stays open: images, models and metrics go out.
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(spec, spec.name),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(spec)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": spec.port}]}],
+        },
+    }
+
+
+def render_api(spec: ApiSpec, node_group: NodeGroupSpec, *, scheduler_extension: bool = False) -> list[Manifest]:
+    """Every Kubernetes object of ``spec`` on ``node_group``, the Namespace first so ``kubectl apply`` can create it."""
+    sizing = size_replica(family_of_group(node_group), spec.compute.inf, spec.processes_per_replica)
+    return [
+        namespace(spec),
+        deployment(spec, node_group, sizing, scheduler_extension=scheduler_extension),
+        service(spec),
+        horizontal_pod_autoscaler(spec),
+        pod_disruption_budget(spec),
+        network_policy(spec),
+    ]

@@ -1,0 +1,39 @@
+"""Pinned versions of everything the stacks deploy: one place to bump them.
+
+Each value names where it was seen. Never ``latest``: a deploy must render the same objects tomorrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+KUBERNETES_VERSIONS: Final = ("1.34", "1.35")
+"""Versions with an AL2023 Neuron and a Bottlerocket AMI, an aws-cdk-lib ``KubernetesVersion`` and a kubectl layer
+within kubectl's one-minor skew of the pinned ``aws-cdk.lambda-layer-kubectl-v35``."""
+
+DEFAULT_KUBERNETES_VERSION: Final = "1.35"
+
+# aws-neuron/neuron-helm-charts README (chart image table); the scheduler extension ships with the same tag.
+NEURON_DEVICE_PLUGIN_VERSION: Final = "2.29.149.0"
+NEURON_DEVICE_PLUGIN_REPOSITORY: Final = "public.ecr.aws/neuron/neuron-device-plugin"
+NEURON_SCHEDULER_REPOSITORY: Final = "public.ecr.aws/neuron/neuron-scheduler"
+# aws-neuron-sdk src/k8/k8s-neuron-monitor-daemonset.yml family; 1.3.0 is the tag AWS workshops deploy.
+NEURON_MONITOR_IMAGE: Final = "public.ecr.aws/neuron/neuron-monitor:1.3.0"
+
+# The second scheduler that consults the Neuron extender: upstream kube-scheduler of the cluster's minor version.
+KUBE_SCHEDULER_IMAGES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "1.34": "registry.k8s.io/kube-scheduler:v1.34.0",
+        "1.35": "registry.k8s.io/kube-scheduler:v1.35.0",
+    }
+)
+
+# kubernetes/k8s.io image promotion (2026-07): v1.35.1 and v1.34.4. Cluster Autoscaler's minor must match the cluster's.
+CLUSTER_AUTOSCALER_IMAGES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "1.34": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.4",
+        "1.35": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.1",
+    }
+)

@@ -1,0 +1,64 @@
+"""Synthesizing example apps once, and reading what they rendered: templates and Kubernetes objects."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+KUBERNETES_RESOURCE_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
+TOKEN_PLACEHOLDER = "resolved-at-deploy"
+
+
+@dataclass
+class Synthesized:
+    """One example app synthesized to ``outdir`` with cdk-nag on."""
+
+    config_path: Path
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    stacks: dict[str, Any] = field(default_factory=dict)
+
+    def template(self, suffix: str) -> dict[str, Any]:
+        (name,) = [n for n in self.templates if n.endswith(suffix)]
+        return self.templates[name]
+
+    def kubernetes_objects(self) -> list[dict[str, Any]]:
+        return [obj for template in self.templates.values() for obj in kubernetes_objects(template)]
+
+
+def synthesize(config_path: Path, outdir: Path) -> Synthesized:
+    import aws_cdk as cdk
+
+    from inferentia_cdk.application import build_app
+    from inferentia_cdk.loader import load_config
+
+    loaded = load_config(config_path)
+    app, cluster_stack, apis_stack = build_app(loaded.config, app=cdk.App(outdir=str(outdir)), nag=True)
+    app.synth()
+    templates = {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())
+        for path in sorted(outdir.glob("*.template.json"))
+    }
+    return Synthesized(config_path, outdir, templates, {"cluster": cluster_stack, "apis": apis_stack})
+
+
+def _flatten(value: Any) -> str:
+    """The literal text of a CloudFormation string value; intrinsic functions become a placeholder."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_flatten(part) for part in parts)
+    return TOKEN_PLACEHOLDER
+
+
+def kubernetes_objects(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every Kubernetes object that a template's KubernetesManifest resources apply."""
+    for resource in template.get("Resources", {}).values():
+        if resource["Type"] == KUBERNETES_RESOURCE_TYPE and "Manifest" in resource["Properties"]:
+            yield from json.loads(_flatten(resource["Properties"]["Manifest"]))
