@@ -84,10 +84,77 @@ def _acknowledge_cluster(cluster: eks.Cluster, *, public_endpoint: bool) -> None
     )
 
 
+def _acknowledge_neuron_capacity(stack: cdk.Stack) -> None:
+    """The Neuron node groups' Auto Scaling group tagging and Cluster Autoscaler's role."""
+    from aws_cdk import custom_resources as cr
+
+    from .constructs.cluster_autoscaler import ClusterAutoscaler
+    from .constructs.neuron_nodegroup import NeuronNodegroup
+
+    asg_arn = (
+        "arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/*"
+    )
+    sdk_function = stack.node.try_find_child("AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", ""))
+    if sdk_function is not None:
+        _ack(
+            sdk_function,
+            _managed_policy("service-role/AWSLambdaBasicExecutionRole"),
+            "aws-cdk-lib's AwsCustomResource function (it tags the Neuron node groups' Auto Scaling groups): "
+            "aws-cdk-lib creates its role with this policy, which only allows writing its own logs",
+        )
+    for construct in stack.node.find_all():
+        if isinstance(construct, NeuronNodegroup):
+            _ack(
+                construct.autoscaling_group_tagging,
+                f"{_PACK}-IAM5[Resource::{asg_arn}]",
+                "The Auto Scaling group's name has a random suffix known only after deploy; CreateOrUpdateTags is "
+                "conditioned on the eks:cluster-name and eks:nodegroup-name tags, so only this node group's group "
+                "can be tagged",
+            )
+        elif isinstance(construct, ClusterAutoscaler):
+            role = construct.service_account
+            _ack(
+                role,
+                f"{_PACK}-IAM5[Resource::*]",
+                "Cluster Autoscaler's Describe* and ec2:GetInstanceTypesFromInstanceRequirements calls support no "
+                "resource-level permissions (kubernetes/autoscaler AWS README); they are read-only",
+            )
+            _ack(
+                role,
+                f"{_PACK}-IAM5[Resource::{asg_arn}]",
+                "SetDesiredCapacity and TerminateInstanceInAutoScalingGroup are conditioned on this cluster's "
+                "Cluster Autoscaler discovery tags (EKS Best Practices); auto-discovered group names are unknown at "
+                "synth",
+            )
+            _ack(
+                role,
+                f"{_PACK}-IAM5[Resource::arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/"
+                f"{construct.cluster_name}/*/*]",
+                "eks:DescribeNodegroup on every node group of this one cluster, whose names and ids are generated at "
+                "deploy; it reads labels and taints of groups at zero nodes",
+            )
+
+
+def _acknowledge_quota_check(stack: cdk.Stack) -> None:
+    """The deploy-time quota check's role (issue 5)."""
+    from .constructs.neuron_quota_check import NeuronQuotaCheck
+
+    for construct in stack.node.find_all():
+        if isinstance(construct, NeuronQuotaCheck):
+            _ack(
+                construct.role,
+                f"{_PACK}-IAM5[Resource::*]",
+                "servicequotas:GetServiceQuota and servicequotas:GetAWSDefaultServiceQuota are read-only and support "
+                "no resource-level permissions (Service Authorization Reference), so IAM requires Resource '*'",
+            )
+
+
 def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: InferentiaApisStack) -> None:
     """Run AwsSolutions on ``app`` at synth and acknowledge what aws-cdk-lib creates in our stacks."""
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     _acknowledge_node_roles(cluster_stack)
+    _acknowledge_neuron_capacity(cluster_stack)
+    _acknowledge_quota_check(cluster_stack)
     _acknowledge_cluster(
         cluster_stack.cluster, public_endpoint=cluster_stack.config.cluster.endpoint_access != "private"
     )

@@ -12,6 +12,7 @@ usage is CloudWatch ``AWS/Usage`` ``ResourceCount`` with ``Service=EC2, Type=Res
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,9 @@ PENDING_REQUEST_STATUSES = frozenset({"PENDING", "CASE_OPENED"})
 MAX_ATTEMPTS = 5
 # Standard mode retries throttling (TooManyRequestsException) and transient errors with exponential backoff; the
 # timeouts keep the worst case of one call (5 attempts) well inside the deploy-time Lambda's timeout.
-BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=5, read_timeout=15)
+BOTO_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=5, read_timeout=15
+)
 
 # The IAM action behind each API operation we call, so that AccessDenied can name the missing permission.
 PERMISSION_OF_OPERATION: Mapping[str, str] = {
@@ -158,10 +161,11 @@ class QuotaStatus:
         need = self.need
         groups = ", ".join(need.node_groups)
         noun = "node group" if len(need.node_groups) == 1 else "node groups"
+        verb = "needs" if len(need.node_groups) == 1 else "need"
         source = "AWS default" if self.is_default else "applied quota"
         in_use = "" if self.in_use_vcpus is None else f", {_vcpus(self.in_use_vcpus)} in use"
         head = (
-            f'EC2 quota {need.code} "{need.name}" in {self.region}: {noun} {groups} need {need.required_vcpus} vCPUs '
+            f'EC2 quota {need.code} "{need.name}" in {self.region}: {noun} {groups} {verb} {need.required_vcpus} vCPUs '
             f"at max_size, {_vcpus(self.available_vcpus)} available ({source} {_vcpus(self.applied_vcpus)}{in_use})"
         )
         if self.verdict == "covered":
@@ -232,20 +236,27 @@ def explain_failure(error: Exception, needs: Sequence[QuotaNeed], region: str | 
 
 
 def resolve_region(region: str | None) -> str | None:
-    """The region to check: the one given, else the caller's default (AWS_REGION, AWS_DEFAULT_REGION, profile)."""
+    """The region to check: the one given, else AWS_REGION, else boto3's default (AWS_DEFAULT_REGION, the profile).
+
+    boto3 itself reads only AWS_DEFAULT_REGION; AWS_REGION is what the AWS CLI v2, the other SDKs and Lambda set.
+    """
     if region:
         return region
-    default = boto3.session.Session().region_name
+    default = os.environ.get("AWS_REGION") or boto3.session.Session().region_name
     return str(default) if default else None
 
 
 def service_quotas_client(region: str) -> Any:
-    """A Service Quotas client; boto3 honours AWS_ENDPOINT_URL_SERVICE_QUOTAS, which tests point at a local server."""
-    return boto3.client("service-quotas", region_name=region, config=BOTO_CONFIG)
+    """A Service Quotas client; boto3 honours AWS_ENDPOINT_URL_SERVICE_QUOTAS, which tests point at a local server.
+
+    A new session each time: boto3's default session caches the credentials it found first, so a process that
+    checks twice (a test run, a long synth) would not see credentials appear or go away.
+    """
+    return boto3.session.Session().client("service-quotas", region_name=region, config=BOTO_CONFIG)
 
 
 def cloudwatch_client(region: str) -> Any:
-    return boto3.client("cloudwatch", region_name=region, config=BOTO_CONFIG)
+    return boto3.session.Session().client("cloudwatch", region_name=region, config=BOTO_CONFIG)
 
 
 def read_quota(client: Any, quota_code: str) -> tuple[float, bool, bool]:

@@ -18,6 +18,7 @@ from .render_neuron import (
     SYSTEM_NODE_LABEL,
     SYSTEM_NODE_VALUE,
     autoscaler_owner_tag,
+    ingress_policy,
 )
 
 Manifest = dict[str, Any]
@@ -239,6 +240,8 @@ def cluster_autoscaler_objects(
         _cluster_role(),
         _namespaced_role(),
         *_bindings(),
+        # Metrics and health checks on one port; the autoscaler serves nothing else.
+        ingress_policy(NAME, {"app.kubernetes.io/name": NAME}, [METRICS_PORT]),
         priority_config_map(non_neuron_group_patterns),
         _deployment(cluster_name, kubernetes_version, region),
     ]

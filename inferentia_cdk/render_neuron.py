@@ -211,6 +211,21 @@ def _neuron_node_tolerations() -> list[Manifest]:
     return [{"key": "CriticalAddonsOnly", "operator": "Exists"}, neuron_toleration()]
 
 
+def ingress_policy(
+    name: str, pod_labels: Mapping[str, str], ports: list[int], *, from_pods: Mapping[str, str] | None = None
+) -> Manifest:
+    """A NetworkPolicy that admits traffic to ``pod_labels`` pods only on ``ports`` (none: no ingress at all),
+    optionally only from pods with ``from_pods`` labels in the same namespace. Egress stays open: every one of these
+    pods calls the Kubernetes API. Enforced where the CNI enforces policies (VPC CNI with network policy on)."""
+    spec: Manifest = {"podSelector": {"matchLabels": dict(pod_labels)}, "policyTypes": ["Ingress"]}
+    if ports:
+        rule: Manifest = {"ports": [{"protocol": "TCP", "port": port} for port in ports]}
+        if from_pods is not None:
+            rule["from"] = [{"podSelector": {"matchLabels": dict(from_pods)}}]
+        spec["ingress"] = [rule]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _metadata(name), "spec": spec}
+
+
 def _tcp_probe(port: int, initial_delay: int) -> Manifest:
     return {"tcpSocket": {"port": port}, "initialDelaySeconds": initial_delay, "periodSeconds": 10}
 
@@ -299,6 +314,8 @@ def device_plugin_objects(spec: DevicePluginSpec) -> list[Manifest]:
             ],
         ),
         _cluster_role_binding(DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_NAME, DEVICE_PLUGIN_NAME),
+        # Kubelet reaches the plugin over a unix socket; nothing needs to reach it over the network.
+        ingress_policy(DEVICE_PLUGIN_NAME, {"name": "neuron-device-plugin-ds"}, []),
         _device_plugin_daemonset(spec),
     ]
 
@@ -403,17 +420,23 @@ def _extender_objects(spec: DevicePluginSpec) -> list[Manifest]:
             ],
         ),
         _cluster_role_binding(EXTENDER_NAME, EXTENDER_NAME, EXTENDER_NAME),
+        # Only the second scheduler calls the extender.
+        ingress_policy(EXTENDER_NAME, labels, [EXTENDER_PORT], from_pods=_SCHEDULER_LABELS),
         deployment,
         service,
     ]
 
 
+_SCHEDULER_LABELS: Final = {"component": SCHEDULER_NAME, "tier": "control-plane"}
+_SCHEDULER_SECURE_PORT: Final = 10259
+
+
 def _second_scheduler_objects(kubernetes_version: str) -> list[Manifest]:
-    labels = {"component": SCHEDULER_NAME, "tier": "control-plane"}
+    labels = _SCHEDULER_LABELS
     config_key = "my-scheduler-config.yaml"
     config_dir = "/etc/kubernetes/my-scheduler"
     tmp_volume, tmp_mount = _tmp_volume()
-    health = {"httpGet": {"path": "/healthz", "port": 10259, "scheme": "HTTPS"}}
+    health = {"httpGet": {"path": "/healthz", "port": _SCHEDULER_SECURE_PORT, "scheme": "HTTPS"}}
     deployment: Manifest = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -471,6 +494,8 @@ def _second_scheduler_objects(kubernetes_version: str) -> list[Manifest]:
         _cluster_role_binding("my-scheduler-as-kube-scheduler", "system:kube-scheduler", SCHEDULER_NAME),
         _cluster_role_binding("my-scheduler-as-volume-scheduler", "system:volume-scheduler", SCHEDULER_NAME),
         _cluster_role_binding(SCHEDULER_NAME, SCHEDULER_NAME, SCHEDULER_NAME),
+        # Its secure port serves health checks and metrics; nothing else listens.
+        ingress_policy(SCHEDULER_NAME, labels, [_SCHEDULER_SECURE_PORT]),
         config_map,
         deployment,
     ]
@@ -508,8 +533,11 @@ def monitor_objects() -> list[Manifest]:
                             "name": MONITOR_NAME,
                             "image": versions.NEURON_MONITOR_IMAGE,
                             "imagePullPolicy": "Always",
-                            "command": ["/opt/bin/entrypoint.sh"],
-                            "args": ["--port", str(MONITOR_PORT)],
+                            # neuron-monitor writes JSON reports to stdout; the exporter shipped in the same image
+                            # turns them into Prometheus metrics (the command AWS workshops run with image 1.3.0;
+                            # /opt/bin/entrypoint.sh of the aws-neuron-sdk manifest belongs to image 1.0.0).
+                            "command": ["/bin/sh", "-c"],
+                            "args": [f"neuron-monitor | neuron-monitor-prometheus.py --port {MONITOR_PORT}"],
                             "env": [{"name": "GOMEMLIMIT", "value": "160MiB"}],
                             "ports": [{"name": "metrics", "containerPort": MONITOR_PORT, "protocol": "TCP"}],
                             # Privileged, as upstream: neuron-monitor reads the Neuron devices under /dev, which an
@@ -549,7 +577,8 @@ def monitor_objects() -> list[Manifest]:
             "ports": [{"name": "metrics", "port": MONITOR_PORT, "targetPort": MONITOR_PORT, "protocol": "TCP"}],
         },
     }
-    return [daemonset, service]
+    # Prometheus may run in any namespace, so the metrics port is open to all; nothing else is.
+    return [ingress_policy(MONITOR_NAME, labels, [MONITOR_PORT]), daemonset, service]
 
 
 def neuron_objects(spec: DevicePluginSpec, kubernetes_version: str) -> list[Manifest]:

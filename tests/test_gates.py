@@ -105,20 +105,20 @@ def _skips() -> list[dict[str, str]]:
     return skips
 
 
+def _matches(skip: dict[str, str], finding: dict[str, Any]) -> bool:
+    return bool(re.fullmatch(skip["check"], finding["check"]) and re.search(skip["resource"], finding["resource"]))
+
+
 def test_checkov_finds_nothing_beyond_the_skip_list(checkov_findings: list[dict[str, Any]]) -> None:
     skips = _skips()
     unexpected = [
         f"{f['check']} on {f['resource']}: {f['name']}"
         for f in checkov_findings
-        if not any(s["check"] == f["check"] and re.search(s["resource"], f["resource"]) for s in skips)
+        if not any(_matches(s, f) for s in skips)
     ]
     assert unexpected == []
 
 
 def test_every_checkov_skip_is_still_needed(checkov_findings: list[dict[str, Any]]) -> None:
-    stale = [
-        f"{s['check']} {s['resource']}"
-        for s in _skips()
-        if not any(s["check"] == f["check"] and re.search(s["resource"], f["resource"]) for f in checkov_findings)
-    ]
+    stale = [f"{s['check']} {s['resource']}" for s in _skips() if not any(_matches(s, f) for f in checkov_findings)]
     assert stale == []

@@ -29,11 +29,8 @@ from ..render_neuron import (
 )
 from ..validation import check_node_group
 
-AMI_TYPES = {
-    "al2023": eks.NodegroupAmiType.AL2023_X86_64_NEURON,
-    "bottlerocket": eks.NodegroupAmiType.BOTTLEROCKET_X86_64,
-}
-"""The AMI types that ship the Neuron driver (AL2023) or accept it (Bottlerocket) on x86_64, where Neuron runs."""
+AMI_TYPES = {"al2023": "AL2023_x86_64_NEURON", "bottlerocket": "BOTTLEROCKET_x86_64"}
+"""``AmiType`` of AWS::EKS::Nodegroup per ``ami``: the x86_64 AMIs that carry the Neuron driver."""
 
 _CAPACITY_TYPES = {"on_demand": eks.CapacityType.ON_DEMAND, "spot": eks.CapacityType.SPOT}
 
@@ -57,6 +54,17 @@ def ami_problem(ami: str) -> Problem | None:
     else:
         reason = "it is not an AMI choice of this library"
     return Problem(("ami",), f"{ami!r} cannot run Neuron instance types: {reason}; {valid}")
+
+
+def nodegroup_name(nodegroup: eks.Nodegroup) -> str:
+    """The node group's own name, as the EKS and Auto Scaling APIs know it.
+
+    ``Nodegroup.nodegroup_name`` is the resource's ``Ref``, which is ``<cluster>/<node group>`` (aws/aws-cdk issue
+    22442); ``Fn::GetAtt NodegroupName`` is the name alone.
+    """
+    resource = nodegroup.node.default_child
+    assert isinstance(resource, eks.CfnNodegroup)
+    return resource.attr_nodegroup_name
 
 
 def literal_cluster_name(cluster: eks.ICluster, cluster_name: str | None = None) -> str:
@@ -125,8 +133,8 @@ class NeuronNodegroup(Construct):
                 name=name,
                 instance_types=list(instance_types),
                 # A rejected AMI is already a problem; a valid stand-in lets every other problem be found too.
-                ami="al2023" if problems else ami,  # type: ignore[arg-type]
-                capacity_type=capacity_type,  # type: ignore[arg-type]  # the Literal is checked by pydantic
+                ami="al2023" if problems else ami,
+                capacity_type=capacity_type,  # the Literal is checked by pydantic
                 min_size=min_size,
                 desired_size=desired_size,
                 max_size=max_size,
@@ -145,7 +153,9 @@ class NeuronNodegroup(Construct):
             self,
             "Resource",
             cluster=cluster,
-            ami_type=AMI_TYPES[spec.ami],
+            # aws-cdk-lib counts inf/trn types as GPU types and accepts only GPU AMI types for them, which leaves out
+            # Bottlerocket's standard x86_64 variant (it carries the Neuron driver); that one is set just below.
+            ami_type=eks.NodegroupAmiType.AL2023_X86_64_NEURON,
             capacity_type=_CAPACITY_TYPES[spec.capacity_type],
             instance_types=[ec2.InstanceType(t) for t in spec.instance_types],
             min_size=spec.min_size,
@@ -159,6 +169,9 @@ class NeuronNodegroup(Construct):
                 eks.TaintSpec(effect=eks.TaintEffect.NO_SCHEDULE, key=NEURON_TAINT_KEY, value=NEURON_TAINT_VALUE)
             ],
         )
+        resource = self.nodegroup.node.default_child
+        assert isinstance(resource, eks.CfnNodegroup)
+        resource.ami_type = AMI_TYPES[spec.ami]
         self.autoscaling_group_tags = autoscaling_group_tags(self.capacity, self.cluster_name)
         self._tag_autoscaling_group()
 
@@ -205,13 +218,13 @@ class NeuronNodegroup(Construct):
         the function can tag this node group's Auto Scaling group and no other.
         """
         stack = cdk.Stack.of(self)
-        nodegroup_name = self.nodegroup.nodegroup_name
+        own_name = nodegroup_name(self.nodegroup)
         asg_name_path = "nodegroup.resources.autoScalingGroups.0.name"
         describe = cr.AwsSdkCall(
             service="EKS",
             action="describeNodegroup",
-            parameters={"clusterName": self.cluster.cluster_name, "nodegroupName": nodegroup_name},
-            physical_resource_id=cr.PhysicalResourceId.of(nodegroup_name),
+            parameters={"clusterName": self.cluster.cluster_name, "nodegroupName": own_name},
+            physical_resource_id=cr.PhysicalResourceId.of(own_name),
             # The whole answer can exceed the 4 KiB a custom resource may return.
             output_paths=[asg_name_path],
         )
@@ -265,7 +278,7 @@ class NeuronNodegroup(Construct):
                         conditions={
                             "StringEquals": {
                                 "aws:ResourceTag/eks:cluster-name": self.cluster.cluster_name,
-                                "aws:ResourceTag/eks:nodegroup-name": nodegroup_name,
+                                "aws:ResourceTag/eks:nodegroup-name": own_name,
                             }
                         },
                     )

@@ -14,6 +14,9 @@ from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct
 
 from ..config import InferentiaConfig
+from ..constructs.cluster_autoscaler import ClusterAutoscaler
+from ..constructs.neuron_device_plugin import NeuronDevicePlugin
+from ..constructs.neuron_nodegroup import NeuronNodegroup
 
 _ENDPOINT_ACCESS = {
     "private": eks.EndpointAccess.PRIVATE,
@@ -101,3 +104,36 @@ class InferentiaClusterStack(cdk.Stack):
             subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             labels={"inferentia-cdk/role": "system"},
         )
+
+        # Neuron capacity: one node group per config entry, one device plugin for all of them.
+        self.neuron_nodegroups: dict[str, NeuronNodegroup] = {
+            group.name: NeuronNodegroup.from_spec(
+                self, f"NeuronNodegroup-{group.name}", cluster=self.cluster, spec=group, cluster_name=spec.name
+            )
+            for group in config.node_groups
+        }
+        self.device_plugin = NeuronDevicePlugin.of(
+            self.cluster, spec=config.device_plugin, kubernetes_version=spec.kubernetes_version
+        )
+        # Scaling: node groups move between min and max only if something moves them, and HorizontalPodAutoscalers
+        # act only on metrics. Both are optional for clusters that bring their own (e.g. Karpenter).
+        self.cluster_autoscaler: ClusterAutoscaler | None = None
+        if spec.cluster_autoscaler:
+            self.cluster_autoscaler = ClusterAutoscaler(
+                self,
+                "ClusterAutoscaler",
+                cluster=self.cluster,
+                kubernetes_version=spec.kubernetes_version,
+                non_neuron_nodegroups=[self.system_nodegroup],
+                cluster_name=spec.name,
+            )
+        self.metrics_server: eks.Addon | None = None
+        if spec.metrics_server:
+            # The EKS community add-on; its version is left to EKS, which picks the default for the cluster version.
+            self.metrics_server = eks.Addon(self, "MetricsServer", cluster=self.cluster, addon_name="metrics-server")
+
+        # Service Quotas (issue 5): know before any Neuron instance launches that the Inf/Trn vCPU quotas cover every
+        # node group at max_size. deploy: a custom resource every Neuron node group depends on; synth: annotations.
+        from ..constructs.neuron_quota_check import add_quota_check
+
+        self.quota_check = add_quota_check(self, self.neuron_nodegroups, config, log_encryption_key=self.key)

@@ -1,0 +1,7 @@
+"""``python -m inferentia_cdk``: the same command as the ``inferentia-cdk`` console script."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

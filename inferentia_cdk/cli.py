@@ -1,0 +1,242 @@
+"""The ``inferentia-cdk`` command: ``validate`` and ``plan`` a config file, and check its EC2 ``quota``.
+
+No CDK import anywhere on this path (``import inferentia_cdk.cli`` must not load ``aws_cdk``): the commands answer in
+well under a second, without starting jsii and Node.
+
+Exit status of ``validate`` and ``plan``: 0 for a valid config (warnings are printed but do not fail), 2 for an
+invalid one, with one line per problem ``<file>:<line>: <path>: <message>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from .capacity import NodeGroupCapacity
+from .config import ApiSpec
+from .loader import LoadedConfig, load_config
+from .problems import ConfigError, Problem
+from .sizing import ReplicaSizing, describe_memory, divisors, size_replica
+
+EXIT_VALID = 0
+EXIT_INVALID = 2
+PROG = "inferentia-cdk"
+
+
+@dataclass(frozen=True)
+class ApiPlan:
+    """What ``plan`` reports for one API: its NCG layout on its node group, and advice."""
+
+    spec: ApiSpec
+    capacity: NodeGroupCapacity
+    sizing: ReplicaSizing
+    warnings: tuple[Problem, ...]
+
+    @property
+    def compiled_neuroncores(self) -> int:
+        """The model's compiled cores; the NCG size when the config leaves it out."""
+        return self.spec.compiled_neuroncores or self.sizing.ncg_size
+
+    @property
+    def replicas_per_node(self) -> int:
+        """Replicas that fit on the node with the fewest chips, counting chips only."""
+        return self.capacity.chips_per_node // self.spec.compute.inf
+
+    def advice(self) -> list[str]:
+        """The warnings about this API, else the throughput-versus-latency reading of its layout."""
+        if self.warnings:
+            return [w.message for w in self.warnings]
+        size, cores = self.sizing.ncg_size, self.sizing.neuroncores
+        if size == 1:
+            return [
+                "throughput layout: one model copy per NeuronCore. If latency matters more, compile for more cores "
+                f"and lower processes_per_replica (valid: {', '.join(map(str, divisors(cores)))})"
+            ]
+        return [
+            f"latency layout: each model copy spans {size} NeuronCores. If the model compiles for fewer cores, "
+            "throughput rises by running more copies: compile for the fewest cores it allows and raise "
+            f"processes_per_replica (valid: {', '.join(map(str, divisors(cores)))})"
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        family = self.sizing.family
+        first = self.sizing.groups[0]
+        return {
+            "name": self.spec.name,
+            "node_group": self.spec.node_group,
+            "instance_types": list(self.capacity.instance_type_names),
+            "family": family.name,
+            "inf": self.spec.compute.inf,
+            "processes_per_replica": self.spec.processes_per_replica,
+            "threads_per_process": self.spec.threads_per_process,
+            "ncg_size": self.sizing.ncg_size,
+            "ncg_count": self.sizing.ncg_count,
+            "neuroncores": self.sizing.neuroncores,
+            "compiled_neuroncores": self.compiled_neuroncores,
+            "device_memory_kind": family.device_memory_kind,
+            "device_memory_gib_per_ncg": first.device_memory_gib,
+            "device_memory_share_gib_per_ncg": first.device_memory_share_gib,
+            "ncgs_sharing_a_chip": self.sizing.ncgs_per_chip,
+            "replicas_per_node": self.replicas_per_node,
+            "min_replicas": self.spec.autoscaling.min_replicas,
+            "max_replicas": self.spec.autoscaling.max_replicas,
+            "ncgs": [
+                {
+                    "index": g.index,
+                    "cores": [g.first_core, g.last_core],
+                    "chips": list(g.chips),
+                    "device_memory_gib": g.device_memory_gib,
+                    "device_memory_share_gib": g.device_memory_share_gib,
+                    "shared_with": list(g.shared_with),
+                }
+                for g in self.sizing.groups
+            ],
+            "advice": self.advice(),
+        }
+
+    def as_text(self) -> str:
+        spec, sizing = self.spec, self.sizing
+        first = sizing.groups[0]
+        lines = [
+            f"{spec.name} (node group {spec.node_group}: {', '.join(self.capacity.instance_type_names)})",
+            f"  inf {spec.compute.inf} x {sizing.family.cores_per_chip} NeuronCores per {sizing.family.name} chip "
+            f"= {sizing.neuroncores} NeuronCores per replica",
+            f"  processes_per_replica {spec.processes_per_replica} -> {sizing.ncg_count} NCG(s) of "
+            f"{sizing.ncg_size} NeuronCore(s); threads_per_process {spec.threads_per_process}",
+            f"  device memory per NCG: {describe_memory(first, sizing.family)}",
+            f"  compiled_neuroncores {self.compiled_neuroncores}"
+            + ("" if spec.compiled_neuroncores else " (default: the NCG size)"),
+            f"  replicas {spec.autoscaling.min_replicas}-{spec.autoscaling.max_replicas}, "
+            f"{self.replicas_per_node} per node by chips",
+        ]
+        lines += [f"  advice: {line}" for line in self.advice()]
+        return "\n".join(lines)
+
+
+def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
+    """The plan of every API of a loaded (so valid) config."""
+    plans = []
+    for i, spec in enumerate(loaded.config.apis):
+        group = loaded.config.node_group(spec.node_group)
+        if group is None:  # load_config has rejected such a config already
+            raise ConfigError([Problem(("apis", i, "node_group"), f"{spec.node_group!r} is not a node group")])
+        capacity = NodeGroupCapacity.of(group)
+        sizing = size_replica(capacity.family, spec.compute.inf, spec.processes_per_replica)
+        own = tuple(w for w in loaded.warnings if w.path[:2] == ("apis", i))
+        plans.append(ApiPlan(spec, capacity, sizing, own))
+    return plans
+
+
+def _load(path: str, err: TextIO) -> LoadedConfig | None:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem.render(error.source), file=err)
+        return None
+    except Exception as error:  # the CLI promises a problem line, never a traceback
+        print(Problem((), f"cannot read the config: {type(error).__name__}: {error}").render(path), file=err)
+        return None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    loaded = _load(args.config, err)
+    if loaded is None:
+        return EXIT_INVALID
+    for warning in loaded.warnings:
+        print(warning.render(loaded.source), file=err)
+    counts = ", ".join(
+        _count(n, noun)
+        for n, noun in (
+            (len(loaded.config.node_groups), "node group"),
+            (len(loaded.config.apis), "API"),
+            (len(loaded.warnings), "warning"),
+        )
+    )
+    print(f"{loaded.source}: valid ({counts})", file=out)
+    return EXIT_VALID
+
+
+def run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    loaded = _load(args.config, err)
+    if loaded is None:
+        return EXIT_INVALID
+    plans = plan_config(loaded)
+    if args.json:
+        document = {
+            "config": loaded.source,
+            "apis": [p.as_json() for p in plans],
+            "warnings": [w.render(loaded.source) for w in loaded.warnings],
+        }
+        print(json.dumps(document, indent=2), file=out)
+        return EXIT_VALID
+    for warning in loaded.warnings:
+        print(warning.render(loaded.source), file=err)
+    if not plans:
+        print(f"{loaded.source}: no APIs to plan", file=out)
+    else:
+        print("\n\n".join(p.as_text() for p in plans), file=out)
+    return EXIT_VALID
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser; the quota command's arguments are added only when ``argv`` runs it (see module doc)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Validate and plan inferentia-cdk configs; check EC2 quotas for their Neuron node groups.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    validate = commands.add_parser(
+        "validate",
+        help="check a config; exit 0 when valid, 2 with one '<file>:<line>: <path>: <message>' line per problem",
+    )
+    validate.add_argument("config", help="the inferentia-cdk config file (YAML)")
+    plan = commands.add_parser(
+        "plan", help="show each API's NeuronCore Groups: sizes, counts, device memory, compiled cores and advice"
+    )
+    plan.add_argument("config", help="the inferentia-cdk config file (YAML)")
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON ({'apis': [...], ...})")
+    quota = commands.add_parser("quota", help="compare the Inf/Trn vCPU quotas with the node groups' maximum")
+    if _command_of(argv) == "quota":
+        # Imported only for this command, so that validate and plan never load boto3.
+        from .quota_cli import add_quota_arguments
+
+        add_quota_arguments(quota)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser(arguments).parse_args(arguments)
+    try:
+        if args.command == "validate":
+            return run_validate(args, out, err)
+        if args.command == "plan":
+            return run_plan(args, out, err)
+    except BrokenPipeError:
+        # The reader went away (``plan | head``): there is nobody left to tell. Point stdout at /dev/null so that
+        # Python's final flush does not raise again on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_VALID
+    from .quota_cli import run_quota
+
+    return run_quota(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
