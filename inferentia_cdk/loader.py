@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -49,7 +49,7 @@ class _LineMap:
         return None
 
 
-def _pydantic_problems(error: ValidationError) -> list[Problem]:
+def pydantic_problems(error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
         path: Path = tuple(p for p in item["loc"] if isinstance(p, (str, int)))
@@ -62,10 +62,57 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
             message = "is required"
         elif item["type"] == "literal_error":
             message = f"{item['input']!r} is not valid; {message[0].lower()}{message[1:]}"
-        elif "input" in item and not isinstance(item["input"], (dict, list)):
+        elif item["type"] != "value_error" and "input" in item and not isinstance(item["input"], (dict, list)):
             message = f"{message} (got {item['input']!r})"
         problems.append(Problem(path, message))
     return problems
+
+
+_LISTS = ("node_groups", "apis")
+
+
+def _rules_on_well_formed_part(data: dict[str, Any], shape_problems: list[Problem]) -> list[Problem]:
+    """The cross-field problems of the entries whose shape is right, so that one run reports both kinds.
+
+    Entries of ``node_groups`` and ``apis`` with a shape problem are left out (and so are APIs on a left-out node
+    group, which would otherwise be reported as naming no node group); other sections with one fall back to their
+    defaults. Paths are mapped back to the entries' places in the file.
+    """
+    broken: dict[str, set[int]] = {name: set() for name in _LISTS}
+    partial = dict(data)
+    for problem in shape_problems:
+        head = problem.path[0] if problem.path else None
+        if head in _LISTS and len(problem.path) > 1 and isinstance(problem.path[1], int):
+            broken[str(head)].add(problem.path[1])
+        elif isinstance(head, str):
+            partial.pop(head, None)
+    groups = data.get("node_groups")
+    dropped_groups = {
+        group.get("name")
+        for i, group in enumerate(groups if isinstance(groups, list) else [])
+        if i in broken["node_groups"] and isinstance(group, dict)
+    }
+    kept: dict[str, list[int]] = {}
+    for name in _LISTS:
+        items = data.get(name)
+        if isinstance(items, list):
+            kept[name] = [
+                i
+                for i, item in enumerate(items)
+                if i not in broken[name] and not (isinstance(item, dict) and item.get("node_group") in dropped_groups)
+            ]
+            partial[name] = [items[i] for i in kept[name]]
+    try:
+        config = InferentiaConfig.model_validate(partial)
+    except ValidationError:
+        return []
+    found = []
+    for problem in check_config(config):
+        path = problem.path
+        if len(path) > 1 and path[0] in kept and isinstance(path[1], int):
+            path = (path[0], kept[str(path[0])][path[1]], *path[2:])
+        found.append(replace(problem, path=path))
+    return found
 
 
 def parse_config(data: Any) -> tuple[InferentiaConfig | None, list[Problem]]:
@@ -75,7 +122,8 @@ def parse_config(data: Any) -> tuple[InferentiaConfig | None, list[Problem]]:
     try:
         config = InferentiaConfig.model_validate(data)
     except ValidationError as exc:
-        return None, _pydantic_problems(exc)
+        shape = pydantic_problems(exc)
+        return None, shape + _rules_on_well_formed_part(data, shape)
     return config, check_config(config)
 
 

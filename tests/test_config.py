@@ -172,3 +172,23 @@ def test_bad_config_stops_the_cdk_app_with_one_line_per_problem(tmp_path: Path) 
     assert len(lines) == 2
     assert any("cluster.name: cluster name '-bad' is not valid for EKS" in line for line in lines)
     assert any("node_groups[0].colour: unknown key 'colour'" in line for line in lines)
+
+
+def test_shape_and_cross_field_problems_are_reported_together(tmp_path: Path) -> None:
+    text = """\
+node_groups:
+  - {name: big, instance_types: [inf1.6xlarge], max_size: 2}
+  - {name: broken, instance_types: [inf1.xlarge], max_size: lots}
+apis:
+  - {name: Bad-Name, node_group: big, image: x:1}
+  - {name: three, node_group: big, image: x:1, compute: {inf: 2}, processes_per_replica: 3}
+  - {name: on-broken, node_group: broken, image: x:1}
+"""
+    lines = _problems(tmp_path, text)
+    joined = "\n".join(lines)
+    assert ":3: node_groups[1].max_size:" in joined
+    assert ":5: apis[0].name:" in joined
+    # The well-formed API after a malformed one keeps its own index and still gets the sizing rules.
+    assert ":6: apis[1].processes_per_replica: processes_per_replica 3" in joined
+    # An API on a malformed node group is not also told that its node group does not exist.
+    assert "apis[2]" not in joined

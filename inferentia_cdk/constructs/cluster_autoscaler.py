@@ -17,6 +17,7 @@ from constructs import Construct
 from .. import versions
 from ..render_autoscaler import SERVICE_ACCOUNT, cluster_autoscaler_objects
 from ..render_neuron import NAMESPACE, discovery_tags
+from ._arns import any_autoscaling_group_arn
 from .neuron_nodegroup import literal_cluster_name, nodegroup_name
 
 # Reads that do not support resource-level permissions (Service Authorization Reference), hence on "*".
@@ -94,14 +95,7 @@ class ClusterAutoscaler(Construct):
             iam.PolicyStatement(
                 sid="ScaleOwnedGroups",
                 actions=list(WRITE_ACTIONS),
-                resources=[
-                    stack.format_arn(
-                        service="autoscaling",
-                        resource="autoScalingGroup",
-                        resource_name="*:autoScalingGroupName/*",
-                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
+                resources=[any_autoscaling_group_arn(stack)],
                 conditions={
                     "StringEquals": {
                         f"aws:ResourceTag/{key}": value for key, value in discovery_tags(self.cluster_name).items()

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from ..capacity import NodeGroupCapacity
 from ..config import NodeGroupSpec
-from ..loader import _pydantic_problems
+from ..loader import pydantic_problems
 from ..problems import ConfigError, Problem, raise_for_errors
 from ..render_neuron import (
     NEURON_TAINT_KEY,
@@ -28,6 +28,7 @@ from ..render_neuron import (
     node_labels,
 )
 from ..validation import check_node_group
+from ._arns import any_autoscaling_group_arn
 
 AMI_TYPES = {"al2023": "AL2023_x86_64_NEURON", "bottlerocket": "BOTTLEROCKET_x86_64"}
 """``AmiType`` of AWS::EKS::Nodegroup per ``ami``: the x86_64 AMIs that carry the Neuron driver."""
@@ -141,7 +142,7 @@ class NeuronNodegroup(Construct):
                 disk_size=disk_size,
             )
         except ValidationError as error:
-            raise ConfigError(problems + _pydantic_problems(error)) from None
+            raise ConfigError(problems + pydantic_problems(error)) from None
         raise_for_errors(problems + check_node_group(spec))
         super().__init__(scope, construct_id)
         self.spec = spec
@@ -267,14 +268,7 @@ class NeuronNodegroup(Construct):
                 [
                     iam.PolicyStatement(
                         actions=["autoscaling:CreateOrUpdateTags"],
-                        resources=[
-                            stack.format_arn(
-                                service="autoscaling",
-                                resource="autoScalingGroup",
-                                resource_name="*:autoScalingGroupName/*",
-                                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                            )
-                        ],
+                        resources=[any_autoscaling_group_arn(stack)],
                         conditions={
                             "StringEquals": {
                                 "aws:ResourceTag/eks:cluster-name": self.cluster.cluster_name,

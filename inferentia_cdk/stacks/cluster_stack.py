@@ -17,6 +17,7 @@ from ..config import InferentiaConfig
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
+from ..constructs.neuron_quota_check import add_quota_check
 
 _ENDPOINT_ACCESS = {
     "private": eks.EndpointAccess.PRIVATE,
@@ -132,8 +133,5 @@ class InferentiaClusterStack(cdk.Stack):
             # The EKS community add-on; its version is left to EKS, which picks the default for the cluster version.
             self.metrics_server = eks.Addon(self, "MetricsServer", cluster=self.cluster, addon_name="metrics-server")
 
-        # Service Quotas (issue 5): know before any Neuron instance launches that the Inf/Trn vCPU quotas cover every
-        # node group at max_size. deploy: a custom resource every Neuron node group depends on; synth: annotations.
-        from ..constructs.neuron_quota_check import add_quota_check
-
+        # Know before any Neuron instance launches that the Inf/Trn vCPU quotas cover every node group at max_size.
         self.quota_check = add_quota_check(self, self.neuron_nodegroups, config, log_encryption_key=self.key)
