@@ -42,8 +42,9 @@ def build_app(
         env=env,
         description=f"inferentia-cdk: inference APIs on EKS cluster {config.cluster.name}",
     )
-    if nag:
-        from .nag import apply_nag
+    from .nag import acknowledge_core_validation, apply_nag
 
+    acknowledge_core_validation(apis_stack)
+    if nag:
         apply_nag(app, cluster_stack, apis_stack)
     return app, cluster_stack, apis_stack

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -242,6 +241,8 @@ def resolve_region(region: str | None) -> str | None:
     """
     if region:
         return region
+    import boto3  # here, not at module level: it costs a quarter second that synth without quota checks never needs
+
     default = os.environ.get("AWS_REGION") or boto3.session.Session().region_name
     return str(default) if default else None
 
@@ -252,10 +253,14 @@ def service_quotas_client(region: str) -> Any:
     A new session each time: boto3's default session caches the credentials it found first, so a process that
     checks twice (a test run, a long synth) would not see credentials appear or go away.
     """
+    import boto3
+
     return boto3.session.Session().client("service-quotas", region_name=region, config=BOTO_CONFIG)
 
 
 def cloudwatch_client(region: str) -> Any:
+    import boto3
+
     return boto3.session.Session().client("cloudwatch", region_name=region, config=BOTO_CONFIG)
 
 
