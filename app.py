@@ -16,10 +16,8 @@ def main() -> None:
         from inferentia_cdk.application import build_app
         from inferentia_cdk.loader import load_config
 
-        loaded = load_config(config_path)
-        for warning in loaded.warnings:
-            print(warning.render(loaded.source), file=sys.stderr)
-        build_app(loaded.config, app=app, nag=nag)
+        # Warnings reach the user as annotations of the constructs they concern, which CDK prints after synth.
+        build_app(load_config(config_path).config, app=app, nag=nag)
     except ConfigError as error:
         print(error.render(), file=sys.stderr)
         sys.exit(1)

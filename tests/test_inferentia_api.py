@@ -200,6 +200,9 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
     assert created.sizing.ncg_size == 8
     assert created.namespace == "bert-large"
     assert [w.path for w in created.warnings] == [("apis", "bert-large", "compiled_neuroncores")]
+    annotations = [entry for entry in created.node.metadata if entry.type == "aws:cdk:warning"]
+    assert len(annotations) == 1
+    assert "[ack: inferentia-cdk:compiled_neuroncores]" in str(annotations[0].data)
     assert created.node.find_child("Resource") is created.manifest
     assert len(created.objects) == 6
 

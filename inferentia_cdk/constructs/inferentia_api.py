@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
@@ -21,7 +22,8 @@ class InferentiaApi(Construct):
 
     The spec is validated against its node group before anything is created: every error is raised at once as a
     :class:`inferentia_cdk.problems.ConfigError` (paths like ``apis.<name>.processes_per_replica``); warnings (for
-    example a model compiled for fewer cores than its NCG) are kept in :attr:`warnings`.
+    example a model compiled for fewer cores than its NCG) are kept in :attr:`warnings` and reported as warning
+    annotations with the id ``inferentia-cdk:<field>``, which ``Annotations.of(api).acknowledge_warning`` accepts.
 
     :param cluster: the EKS cluster (``aws_eks_v2``) whose Neuron node group runs the API.
     :param spec: the API: image, port, compute, processes and threads, compiled cores, autoscaling, health path, env.
@@ -62,6 +64,9 @@ class InferentiaApi(Construct):
         self.spec = spec
         self.node_group = node_group
         self.warnings = tuple(p for p in problems if p.severity == "warning")
+        for warning in self.warnings:
+            # One id per field (inferentia-cdk:compiled_neuroncores...): a deliberate choice can be acknowledged.
+            cdk.Annotations.of(self).add_warning_v2(f"inferentia-cdk:{warning.path[-1]}", warning.message)
         self.sizing: ReplicaSizing = size_replica(
             family_of_group(node_group), spec.compute.inf, spec.processes_per_replica
         )
