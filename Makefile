@@ -7,7 +7,7 @@ CHECKOV_VENV := .venv-checkov
 export JSII_NODE := $(CURDIR)/node_modules/node/bin/node
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: synth test lint bench deps dev-deps clean
+.PHONY: synth bootstrap deploy test lint bench deps dev-deps clean
 
 $(VENV)/.deps: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,14 @@ dev-deps: $(VENV)/.dev-deps $(CHECKOV_VENV)/.deps node_modules/.deps
 synth: deps
 	npx cdk synth --quiet --context config=$(or $(CONFIG),examples/inferentia.yaml)
 	@echo "Stacks written to cdk.out:"; ls -1 cdk.out/*.template.json
+
+## bootstrap: once per account and region, with your AWS credentials (the stacks ship Lambda code and layers)
+bootstrap: deps
+	npx cdk bootstrap --context config=$(or $(CONFIG),examples/inferentia.yaml)
+
+## deploy: deploy both stacks with your AWS credentials
+deploy: deps
+	npx cdk deploy --all --context config=$(or $(CONFIG),examples/inferentia.yaml)
 
 ## test: ruff, mypy and the whole pytest suite (gates included)
 test: dev-deps
