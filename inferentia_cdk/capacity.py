@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from . import catalog
 from .catalog import NeuronFamily, NeuronInstanceType, ServiceQuota
@@ -86,7 +84,7 @@ class NodeGroupCapacity:
 # - kube-reserved and eviction: awslabs/amazon-eks-ami, nodeadm/internal/kubelet/config.go (AL2023's nodeadm):
 #   kubeReserved cpu = 6% of the first core + 1% of the second + 0.5% of the third and fourth + 0.25% of every further
 #   core; kubeReserved memory = 11 MiB x maxPods + 255 MiB; evictionHard memory.available = 100Mi.
-# - maxPods: the same repository, nodeadm/internal/kubelet/eni-max-pods.txt (ENIs x (IPv4 per ENI - 1) + 2), which
+# - maxPods: catalog.NeuronInstanceType.max_pods, from the same repository's eni-max-pods.txt, which
 #   nodeadm uses for types it knows.
 # - capacity memory: the kubelet reports the kernel's MemTotal, less than the nominal instance memory. Karpenter
 #   models that gap with VM_MEMORY_OVERHEAD_PERCENT, default 7.5%; we use the same figure.
@@ -95,23 +93,6 @@ class NodeGroupCapacity:
 #   (tests/test_api_validation.py keeps the two in step). Cortex likewise reserved CPU and memory on Inferentia
 #   nodes for its device plugin.
 
-ENI_MAX_PODS: Mapping[str, int] = MappingProxyType(
-    {
-        "inf1.xlarge": 38,
-        "inf1.2xlarge": 38,
-        "inf1.6xlarge": 234,
-        "inf1.24xlarge": 321,
-        "inf2.xlarge": 58,
-        "inf2.8xlarge": 234,
-        "inf2.24xlarge": 737,
-        "inf2.48xlarge": 737,
-        "trn1.2xlarge": 58,
-        "trn1.32xlarge": 247,
-        "trn2.48xlarge": 100,
-    }
-)
-KUBELET_DEFAULT_MAX_PODS = 110
-"""The kubelet's own default, for a type missing from the table above."""
 EVICTION_HARD_MEMORY_MIB = 100
 VM_MEMORY_OVERHEAD_FRACTION = 0.075
 
@@ -194,7 +175,7 @@ class NodeAllocatable:
 
 def node_allocatable(instance_type: NeuronInstanceType, *, neuron_monitor: bool = False) -> NodeAllocatable:
     """Allocatable CPU and memory for API pods on one node of ``instance_type`` (AL2023 EKS AMI defaults)."""
-    max_pods = ENI_MAX_PODS.get(instance_type.name, KUBELET_DEFAULT_MAX_PODS)
+    max_pods = instance_type.max_pods
     daemonsets = NODE_DAEMONSETS + ((NEURON_MONITOR_RESERVATION,) if neuron_monitor else ())
     return NodeAllocatable(
         instance_type=instance_type,

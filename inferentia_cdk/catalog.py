@@ -59,6 +59,8 @@ class NeuronInstanceType:
     chips: int
     price_per_hour_usd: float | None
     """us-east-1 on-demand price, an estimate for plans; None where no trustworthy figure was found."""
+    max_pods: int
+    """Pods per node with the Amazon VPC CNI (ENIs x (IPs per ENI - 1) + 2), from amazon-eks-ami's eni-max-pods."""
 
     @property
     def neuroncores(self) -> int:
@@ -85,27 +87,27 @@ FAMILIES: Mapping[str, NeuronFamily] = MappingProxyType(
 )
 
 
-def _types(*rows: tuple[str, int, int, int, float | None]) -> dict[str, NeuronInstanceType]:
+def _types(*rows: tuple[str, int, int, int, float | None, int]) -> dict[str, NeuronInstanceType]:
     return {
-        name: NeuronInstanceType(name, FAMILIES[name.split(".")[0]], vcpus, memory_gib, chips, price)
-        for name, vcpus, memory_gib, chips, price in rows
+        name: NeuronInstanceType(name, FAMILIES[name.split(".")[0]], vcpus, memory_gib, chips, price, max_pods)
+        for name, vcpus, memory_gib, chips, price, max_pods in rows
     }
 
 
 INSTANCE_TYPES: Mapping[str, NeuronInstanceType] = MappingProxyType(
     _types(
-        # name, vCPUs, GiB, chips, $/h
-        ("inf1.xlarge", 4, 8, 1, 0.228),
-        ("inf1.2xlarge", 8, 16, 1, 0.362),
-        ("inf1.6xlarge", 24, 48, 4, 1.180),
-        ("inf1.24xlarge", 96, 192, 16, 4.721),
-        ("inf2.xlarge", 4, 16, 1, 0.7582),
-        ("inf2.8xlarge", 32, 128, 1, 1.96786),
-        ("inf2.24xlarge", 96, 384, 6, 6.49063),
-        ("inf2.48xlarge", 192, 768, 12, 12.98127),
-        ("trn1.2xlarge", 8, 32, 1, 1.34375),
-        ("trn1.32xlarge", 128, 512, 16, 21.50),
-        ("trn2.48xlarge", 192, 2048, 16, None),
+        # name, vCPUs, GiB, chips, $/h, max pods
+        ("inf1.xlarge", 4, 8, 1, 0.228, 38),
+        ("inf1.2xlarge", 8, 16, 1, 0.362, 38),
+        ("inf1.6xlarge", 24, 48, 4, 1.180, 234),
+        ("inf1.24xlarge", 96, 192, 16, 4.721, 321),
+        ("inf2.xlarge", 4, 16, 1, 0.7582, 58),
+        ("inf2.8xlarge", 32, 128, 1, 1.96786, 234),
+        ("inf2.24xlarge", 96, 384, 6, 6.49063, 737),
+        ("inf2.48xlarge", 192, 768, 12, 12.98127, 737),
+        ("trn1.2xlarge", 8, 32, 1, 1.34375, 58),
+        ("trn1.32xlarge", 128, 512, 16, 21.50, 247),
+        ("trn2.48xlarge", 192, 2048, 16, None, 100),
     )
 )
 
