@@ -89,9 +89,9 @@ class NodeGroupCapacity:
 # - capacity memory: the kubelet reports the kernel's MemTotal, less than the nominal instance memory. Karpenter
 #   models that gap with VM_MEMORY_OVERHEAD_PERCENT, default 7.5%; we use the same figure.
 # - DaemonSets on Neuron nodes: aws-node (Amazon VPC CNI add-on) requests cpu 25m; kube-proxy (EKS add-on) requests
-#   cpu 100m; the Neuron device plugin and neuron-monitor (when on) request what render_neuron.py gives them
-#   (tests/test_api_validation.py keeps the two in step). Cortex likewise reserved CPU and memory on Inferentia
-#   nodes for its device plugin.
+#   cpu 100m; the Neuron device plugin and neuron-monitor (when on) request exactly what is reserved for them here,
+#   because render_neuron.py renders their requests from these reservations. Cortex likewise reserved CPU and memory
+#   on Inferentia nodes for its device plugin.
 
 EVICTION_HARD_MEMORY_MIB = 100
 VM_MEMORY_OVERHEAD_FRACTION = 0.075
@@ -106,12 +106,15 @@ class Reservation:
     memory_mib: int
 
 
+DEVICE_PLUGIN_RESERVATION = Reservation("neuron-device-plugin", 50, 64)
+"""Also the requests render_neuron gives the device plugin: one number for what it asks and what we reserve."""
 NODE_DAEMONSETS: tuple[Reservation, ...] = (
     Reservation("aws-node (Amazon VPC CNI)", 25, 0),
     Reservation("kube-proxy", 100, 0),
-    Reservation("neuron-device-plugin", 50, 64),
+    DEVICE_PLUGIN_RESERVATION,
 )
 NEURON_MONITOR_RESERVATION = Reservation("neuron-monitor", 256, 128)
+"""Also the requests render_neuron gives neuron-monitor."""
 
 
 def kube_reserved_cpu_millicores(vcpus: int) -> int:

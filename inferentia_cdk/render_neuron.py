@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from . import catalog, versions
-from .capacity import NodeGroupCapacity
+from .capacity import DEVICE_PLUGIN_RESERVATION, NEURON_MONITOR_RESERVATION, NodeGroupCapacity, Reservation
 from .config import DevicePluginSpec
 
 Manifest = dict[str, Any]
@@ -141,6 +141,11 @@ def _cluster_role_binding(name: str, role: str, service_account: str) -> Manifes
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": NAMESPACE}],
     }
+
+
+def _reserved_resources(reservation: Reservation, cpu_limit: str, memory_limit: str) -> Manifest:
+    """Requests equal to what capacity.py reserves on every Neuron node for this DaemonSet."""
+    return _resources(f"{reservation.cpu_millicores}m", f"{reservation.memory_mib}Mi", cpu_limit, memory_limit)
 
 
 def _resources(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str) -> Manifest:
@@ -281,7 +286,7 @@ def _device_plugin_daemonset(spec: DevicePluginSpec) -> Manifest:
                             # the plugin must create its socket there; still no capabilities and no privilege.
                             "securityContext": _hardened_container_security(run_as_root=True),
                             # Upstream sets none; requests keep the scheduler honest on small inf1.xlarge nodes.
-                            "resources": _resources("50m", "64Mi", "500m", "256Mi"),
+                            "resources": _reserved_resources(DEVICE_PLUGIN_RESERVATION, "500m", "256Mi"),
                             "volumeMounts": [
                                 {"name": name, "mountPath": path, **({"readOnly": True} if read_only else {})}
                                 for name, path, read_only in host_paths
@@ -547,7 +552,7 @@ def monitor_objects() -> list[Manifest]:
                                 "readOnlyRootFilesystem": True,
                                 "seccompProfile": {"type": "RuntimeDefault"},
                             },
-                            "resources": _resources("256m", "128Mi", "500m", "256Mi"),
+                            "resources": _reserved_resources(NEURON_MONITOR_RESERVATION, "500m", "256Mi"),
                             "readinessProbe": _tcp_probe(MONITOR_PORT, 10),
                             "livenessProbe": {**_tcp_probe(MONITOR_PORT, 60), "failureThreshold": 5},
                             "volumeMounts": [tmp_mount],
