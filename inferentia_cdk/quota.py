@@ -18,30 +18,33 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-    ReadTimeoutError,
-    UnknownEndpointError,
-)
-
 if TYPE_CHECKING:
+    from botocore.config import Config
+
     from .capacity import NodeGroupCapacity
+
+# botocore is imported inside the functions that talk to AWS: with urllib3 it costs a tenth of a second, which every
+# synth and every ``validate`` would pay although only the quota check itself needs it.
 
 SERVICE_CODE = "ec2"
 PENDING_REQUEST_STATUSES = frozenset({"PENDING", "CASE_OPENED"})
 MAX_ATTEMPTS = 5
 # Standard mode retries throttling (TooManyRequestsException) and transient errors with exponential backoff; the
 # timeouts keep the worst case of one call (5 attempts) well inside the deploy-time Lambda's timeout.
-BOTO_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, connect_timeout=5, read_timeout=15
-)
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 15
+
+
+def boto_config() -> Config:
+    """The client configuration of every call: standard retry mode, ``MAX_ATTEMPTS`` attempts, short timeouts."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+    )
+
 
 # The IAM action behind each API operation we call, so that AccessDenied can name the missing permission.
 PERMISSION_OF_OPERATION: Mapping[str, str] = {
@@ -197,6 +200,17 @@ def _describe_needs(needs: Sequence[QuotaNeed]) -> str:
 
 def explain_failure(error: Exception, needs: Sequence[QuotaNeed], region: str | None) -> QuotaCheckError:
     """Turn a boto3/botocore failure into a :class:`QuotaCheckError` with its own clear outcome per cause."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ReadTimeoutError,
+        UnknownEndpointError,
+    )
+
     where = f" in {region}" if region else ""
     prefix = f"could not check EC2 quota {_describe_needs(needs)}{where}: "
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
@@ -255,17 +269,19 @@ def service_quotas_client(region: str) -> Any:
     """
     import boto3
 
-    return boto3.session.Session().client("service-quotas", region_name=region, config=BOTO_CONFIG)
+    return boto3.session.Session().client("service-quotas", region_name=region, config=boto_config())
 
 
 def cloudwatch_client(region: str) -> Any:
     import boto3
 
-    return boto3.session.Session().client("cloudwatch", region_name=region, config=BOTO_CONFIG)
+    return boto3.session.Session().client("cloudwatch", region_name=region, config=boto_config())
 
 
 def read_quota(client: Any, quota_code: str) -> tuple[float, bool, bool]:
     """(value, is_default, adjustable) of one EC2 quota: the applied value, or the AWS default when none is applied."""
+    from botocore.exceptions import ClientError
+
     try:
         quota = client.get_service_quota(ServiceCode=SERVICE_CODE, QuotaCode=quota_code)["Quota"]
         is_default = False
@@ -327,6 +343,8 @@ def check_quotas(
     ``count_usage`` also subtracts what already runs in the account. It is off by default because a cluster's own
     running nodes would be counted twice (once in use, once in its node groups' max_size) on every later check.
     """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         client = service_quotas or service_quotas_client(region)
         metrics = (cloudwatch or cloudwatch_client(region)) if count_usage else None
@@ -382,6 +400,8 @@ def pending_request(client: Any, quota_code: str) -> Mapping[str, Any] | None:
 
 def request_increases(statuses: Sequence[QuotaStatus], client: Any) -> list[IncreaseOutcome]:
     """File an increase for each short, adjustable quota that has no open request; raises QuotaCheckError."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     short = shortfalls(statuses)
     try:
         outcomes = []

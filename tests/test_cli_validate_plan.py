@@ -163,10 +163,10 @@ def test_plan_of_a_config_without_apis(tmp_path: Path) -> None:
     assert "no APIs" in out
 
 
-def test_cli_module_does_not_load_aws_cdk() -> None:
+def test_cli_module_does_not_load_aws_cdk_or_the_aws_sdk() -> None:
     probe = (
         "import sys, inferentia_cdk.cli; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'boto3')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'boto3', 'botocore')))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "[]"

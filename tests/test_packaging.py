@@ -44,6 +44,7 @@ def test_installed_wheel_imports_next_to_constructs(wheel: Path, tmp_path: Path)
         "assert inferentia_cdk.__file__.startswith(sys.argv[1]), inferentia_cdk.__file__; "
         "assert 'aws_cdk' not in sys.modules, 'import inferentia_cdk must not start jsii'; "
         "assert inferentia_cdk.InferentiaClusterStack.__name__ == 'InferentiaClusterStack'; "
+        "assert 'botocore' not in sys.modules, 'only a quota check that runs may load the AWS SDK'; "
         "print(Construct.__module__)"
     )
     completed = subprocess.run(

@@ -16,7 +16,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from botocore.exceptions import NoRegionError
 from constructs import Construct, IConstruct
 
 from .. import quota
@@ -150,6 +149,8 @@ def check_quotas_at_synth(
     resolved = quota.resolve_region(None if region is None or cdk.Token.is_unresolved(region) else region)
     try:
         if resolved is None:
+            from botocore.exceptions import NoRegionError
+
             raise quota.explain_failure(NoRegionError(), needs, None)
         statuses = checker(needs, resolved)
     except quota.QuotaCheckError as error:
