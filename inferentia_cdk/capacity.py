@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import catalog
 from .catalog import NeuronFamily, NeuronInstanceType, ServiceQuota
@@ -176,6 +177,8 @@ class NodeAllocatable:
         )
 
 
+# Pure and immutable: every API on a node group asks for the same few instance types.
+@lru_cache(maxsize=256)
 def node_allocatable(instance_type: NeuronInstanceType, *, neuron_monitor: bool = False) -> NodeAllocatable:
     """Allocatable CPU and memory for API pods on one node of ``instance_type`` (AL2023 EKS AMI defaults)."""
     max_pods = instance_type.max_pods

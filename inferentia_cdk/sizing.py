@@ -11,6 +11,7 @@ Pure: no CDK import, so the CLI, the validation rules and the benchmark use it w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .catalog import FAMILIES, NeuronFamily
 
@@ -94,7 +95,13 @@ def size_replica(family: NeuronFamily | str, inf: int, processes_per_replica: in
     Raises ``ValueError`` when ``inf`` < 1, ``processes_per_replica`` < 1 or it does not divide the NeuronCores;
     :mod:`inferentia_cdk.validation` reports those as configuration problems before anything calls this.
     """
-    fam = FAMILIES[family] if isinstance(family, str) else family
+    return _size_replica(FAMILIES[family] if isinstance(family, str) else family, inf, processes_per_replica)
+
+
+# A config has few distinct (family, inf, processes) shapes however many APIs it has, and the result is immutable, so
+# validation, rendering and planning share one layout per shape. Errors are raised again on every call (not cached).
+@lru_cache(maxsize=1024)
+def _size_replica(fam: NeuronFamily, inf: int, processes_per_replica: int) -> ReplicaSizing:
     if inf < 1:
         raise ValueError(f"inf must be at least 1 chip, got {inf}")
     cores = fam.cores_per_chip * inf

@@ -345,11 +345,23 @@ def check_api(
     Problems of the node group itself (types, families, sizes) are reported by :func:`check_node_group`; the sizing
     rules need a valid group and are skipped until it is one.
     """
+    capacity = None if errors(check_node_group(node_group)) else NodeGroupCapacity.of(node_group)
+    return _check_api_on(api, capacity, path, scheduler_extension=scheduler_extension, neuron_monitor=neuron_monitor)
+
+
+def _check_api_on(
+    api: ApiSpec,
+    capacity: NodeGroupCapacity | None,
+    path: Path,
+    *,
+    scheduler_extension: bool,
+    neuron_monitor: bool,
+) -> list[Problem]:
+    """:func:`check_api` on the capacity of its node group, or None when the group itself has errors."""
     problems = check_api_name(api, path) + check_replica_bounds(api, path) + check_quantity_kinds(api, path)
     problems += check_env(api, path) + check_image(api, path)
-    if errors(check_node_group(node_group)):
+    if capacity is None:
         return problems
-    capacity = NodeGroupCapacity.of(node_group)
     problems += check_processes_per_replica(api, capacity.family, path)
     problems += check_compiled_neuroncores(api, capacity.family, path)
     problems += check_replica_fits(api, capacity, path, neuron_monitor=neuron_monitor)
@@ -369,8 +381,12 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
                 f"{system.desired_size}, {system.max_size}",
             )
         )
+    # Each group is checked and measured once, however many APIs run on it.
+    capacities: dict[int, NodeGroupCapacity | None] = {}
     for i, group in enumerate(config.node_groups):
-        problems += check_node_group(group, ("node_groups", i))
+        group_problems = check_node_group(group, ("node_groups", i))
+        problems += group_problems
+        capacities[id(group)] = None if errors(group_problems) else NodeGroupCapacity.of(group)
     for i, name in _duplicates([g.name for g in config.node_groups]):
         problems.append(Problem(("node_groups", i, "name"), f"node group name {name!r} is used more than once"))
     for i, name in _duplicates([a.name for a in config.apis]):
@@ -382,7 +398,11 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
         if api_group is None:
             problems += check_api_references(api, config, path)
             continue
-        problems += check_api(
-            api, api_group, path, scheduler_extension=plugin.scheduler_extension, neuron_monitor=plugin.monitor
+        problems += _check_api_on(
+            api,
+            capacities[id(api_group)],
+            path,
+            scheduler_extension=plugin.scheduler_extension,
+            neuron_monitor=plugin.monitor,
         )
     return problems

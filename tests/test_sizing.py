@@ -108,3 +108,11 @@ def test_layout_invariants(family: str, inf: int, data: st.DataObject) -> None:
         assert group.has_memory_alone == (group.device_memory_share_gib == group.device_memory_gib)
         for other in group.shared_with:
             assert group.index in sizing.groups[other].shared_with
+
+
+def test_layouts_are_shared_per_shape_and_errors_are_raised_every_time() -> None:
+    # Validation, rendering and the plan of a 100-API config ask for the same few shapes; one immutable layout each.
+    assert size_replica("inf2", 1, 2) is size_replica(FAMILIES["inf2"], 1, 2)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="valid: 1, 2, 4"):
+            size_replica("inf1", 1, 3)
