@@ -44,17 +44,16 @@ bootstrap: deps
 deploy: deps
 	npx cdk deploy --all --context config=$(or $(CONFIG),examples/inferentia.yaml)
 
-## test: ruff, mypy and the whole pytest suite (gates included)
-test: dev-deps
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
-	$(PY) -m mypy inferentia_cdk app.py
+## test: the lint below, then the whole pytest suite (gates included)
+test: lint
 	$(PY) -m pytest -q
 
+## lint: ruff, mypy and the import contracts (the layering in pyproject.toml's [tool.importlinter])
 lint: dev-deps
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy inferentia_cdk app.py
+	$(VENV)/bin/lint-imports pyproject.toml --no-cache
 
 ## bench: synth time and memory against plain aws-cdk-lib (see bench/)
 bench: dev-deps

@@ -5,7 +5,7 @@ import sys
 
 import aws_cdk as cdk
 
-from inferentia_cdk.problems import ConfigError
+from inferentia_cdk.spec.problems import ConfigError
 
 
 def main() -> None:
@@ -13,8 +13,8 @@ def main() -> None:
     config_path = app.node.try_get_context("config") or "examples/inferentia.yaml"
     nag = str(app.node.try_get_context("nag") or "true").lower() != "false"
     try:
-        from inferentia_cdk.application import build_app
-        from inferentia_cdk.loader import load_config
+        from inferentia_cdk.core.loader import load_config
+        from inferentia_cdk.stacks.app import build_app
 
         # Warnings reach the user as annotations of the constructs they concern, which CDK prints after synth.
         build_app(load_config(config_path).config, app=app, nag=nag)

@@ -6,8 +6,8 @@ import sys
 
 import aws_cdk as cdk
 
-from inferentia_cdk.application import build_app
-from inferentia_cdk.loader import load_config
+from inferentia_cdk.core.loader import load_config
+from inferentia_cdk.stacks.app import build_app
 
 
 def main() -> None:

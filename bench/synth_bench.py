@@ -119,8 +119,8 @@ def template_stats(outdir: Path) -> dict[str, Any]:
 
 def core_validate_seconds(n_specs: int) -> float:
     """Pure core: validate a config of ``n_specs`` APIs (pydantic + every rule) and size each replica."""
-    from inferentia_cdk.loader import parse_config
-    from inferentia_cdk.sizing import size_replica
+    from inferentia_cdk.core.loader import parse_config
+    from inferentia_cdk.core.sizing import size_replica
 
     data = generated_config(n_specs)
     start = time.perf_counter()

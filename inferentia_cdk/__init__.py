@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .config import (
+from .core.loader import load_config
+from .spec.models import (
     ApiSpec,
     AutoscalingSpec,
     ClusterSpec,
@@ -19,14 +20,13 @@ from .config import (
     NodeGroupSpec,
     SystemNodeGroupSpec,
 )
-from .loader import load_config
-from .problems import ConfigError, Problem
+from .spec.problems import ConfigError, Problem
 
 __version__ = "0.1.0"
 
 # Public name -> module that defines it; loaded on first access (PEP 562).
 _LAZY = {
-    "build_app": "inferentia_cdk.application",
+    "build_app": "inferentia_cdk.stacks.app",
     "InferentiaClusterStack": "inferentia_cdk.stacks.cluster_stack",
     "InferentiaApisStack": "inferentia_cdk.stacks.apis_stack",
     "NeuronNodegroup": "inferentia_cdk.constructs.neuron_nodegroup",
@@ -37,8 +37,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .application import build_app
     from .stacks.apis_stack import InferentiaApisStack
+    from .stacks.app import build_app
     from .stacks.cluster_stack import InferentiaClusterStack
 
 

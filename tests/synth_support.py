@@ -34,8 +34,8 @@ class Synthesized:
 def synthesize(config_path: Path, outdir: Path) -> Synthesized:
     import aws_cdk as cdk
 
-    from inferentia_cdk.application import build_app
-    from inferentia_cdk.loader import load_config
+    from inferentia_cdk.core.loader import load_config
+    from inferentia_cdk.stacks.app import build_app
 
     loaded = load_config(config_path)
     app, cluster_stack, apis_stack = build_app(loaded.config, app=cdk.App(outdir=str(outdir)), nag=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from inferentia_cdk.cli import EXIT_INVALID, EXIT_VALID, main
+from inferentia_cdk.cli.main import EXIT_INVALID, EXIT_VALID, main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -165,7 +165,7 @@ def test_plan_of_a_config_without_apis(tmp_path: Path) -> None:
 
 def test_cli_module_does_not_load_aws_cdk_or_the_aws_sdk() -> None:
     probe = (
-        "import sys, inferentia_cdk.cli; "
+        "import sys, inferentia_cdk.cli.main; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'jsii', 'boto3', 'botocore')))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)

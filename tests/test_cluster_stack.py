@@ -10,8 +10,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from synth_support import Synthesized
 
-from inferentia_cdk.application import build_app
-from inferentia_cdk.config import InferentiaConfig
+from inferentia_cdk.spec.models import InferentiaConfig
+from inferentia_cdk.stacks.app import build_app
 
 
 def _resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:

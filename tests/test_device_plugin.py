@@ -10,8 +10,9 @@ import kubernetes_validate
 import pytest
 from synth_support import Synthesized
 
-from inferentia_cdk import catalog, render_neuron, versions
-from inferentia_cdk.config import DevicePluginSpec
+from inferentia_cdk.facts import catalog, versions
+from inferentia_cdk.kube import neuron as render_neuron
+from inferentia_cdk.spec.models import DevicePluginSpec
 
 COMBINATIONS = list(itertools.product([False, True], [False, True], versions.KUBERNETES_VERSIONS))
 

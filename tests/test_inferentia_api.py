@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from synth_support import Synthesized
 
-from inferentia_cdk.config import InferentiaConfig
-from inferentia_cdk.loader import load_config
-from inferentia_cdk.problems import ConfigError
+from inferentia_cdk.core.loader import load_config
+from inferentia_cdk.spec.models import InferentiaConfig
+from inferentia_cdk.spec.problems import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 KUBERNETES_RESOURCE = "Custom::AWSCDK-EKS-KubernetesResource"
@@ -36,7 +36,7 @@ class Synth:
 def synth(full_app: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Synth:
     import aws_cdk as cdk
 
-    from inferentia_cdk.application import build_app
+    from inferentia_cdk.stacks.app import build_app
 
     config = load_config(EXAMPLES / "full.yaml").config
     changed_api = config.apis[1].model_copy(update={"image": "public.ecr.aws/example/resnet50:2.4.0"})

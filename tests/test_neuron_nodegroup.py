@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from synth_support import Synthesized, _flatten
 
-from inferentia_cdk import catalog
-from inferentia_cdk.capacity import NodeGroupCapacity
-from inferentia_cdk.config import NodeGroupSpec
-from inferentia_cdk.problems import ConfigError
-from inferentia_cdk.render_neuron import autoscaling_group_tags, node_template_tags
+from inferentia_cdk.core.capacity import NodeGroupCapacity
+from inferentia_cdk.facts import catalog
+from inferentia_cdk.kube.neuron import autoscaling_group_tags, node_template_tags
+from inferentia_cdk.spec.models import NodeGroupSpec
+from inferentia_cdk.spec.problems import ConfigError
 
 NEURON = "k8s.io/cluster-autoscaler/node-template/resources/aws.amazon.com/neuron"
 NEURONCORE = "k8s.io/cluster-autoscaler/node-template/resources/aws.amazon.com/neuroncore"

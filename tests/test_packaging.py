@@ -32,7 +32,7 @@ def test_wheel_ships_the_package_data(wheel: Path) -> None:
     assert "inferentia_cdk/stacks/cluster_stack.py" in names
     assert not any(name.startswith(("constructs/", "tests/", "bench/")) for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "inferentia-cdk = inferentia_cdk.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "inferentia-cdk = inferentia_cdk.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_installed_wheel_imports_next_to_constructs(wheel: Path, tmp_path: Path) -> None:

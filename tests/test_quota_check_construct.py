@@ -15,8 +15,6 @@ from constructs import Construct
 from synth_support import Synthesized
 from test_quota_cli import ServiceQuotasServer, quota_reply, use_local_aws
 
-from inferentia_cdk import quota
-from inferentia_cdk.config import InferentiaConfig, NodeGroupSpec
 from inferentia_cdk.constructs import neuron_quota_check as check_module
 from inferentia_cdk.constructs.neuron_quota_check import (
     SHORT_WARNING_ID,
@@ -25,6 +23,8 @@ from inferentia_cdk.constructs.neuron_quota_check import (
     add_quota_check,
     check_quotas_at_synth,
 )
+from inferentia_cdk.quota import service_quotas as quota
+from inferentia_cdk.spec.models import InferentiaConfig, NodeGroupSpec
 
 # --- deploy mode, in the example app every other test synthesizes too (the session fixture `default_app`) ---------
 
@@ -112,7 +112,7 @@ def test_function_runs_the_newest_python_aws_cdk_lib_knows(cluster_template: dic
     newest = max((r for r in lambda_.Runtime.ALL if r.name.startswith("python3.")), key=_python_version)
     function = _function(cluster_template)["Properties"]
     assert function["Runtime"] == newest.name  # what cdk-nag's AwsSolutions-L1 demands
-    assert function["Handler"] == "quota_handler.index.handler"
+    assert function["Handler"] == "handler.handler"
     assert "Environment" not in function  # everything arrives as resource properties; nothing to encrypt
 
 
@@ -134,9 +134,9 @@ def bundle(default_app: Synthesized, cluster_template: dict[str, Any]) -> Path:
     return default_app.outdir / f"asset.{key.removesuffix('.zip')}"
 
 
-def test_bundle_is_the_handler_and_quota_py_only(bundle: Path) -> None:
+def test_bundle_is_the_handler_and_service_quotas_only(bundle: Path) -> None:
     files = sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file())
-    assert files == ["quota.py", "quota_handler/__init__.py", "quota_handler/index.py"]
+    assert files == ["handler.py", "service_quotas.py"]
 
 
 def test_bundle_imports_without_the_package(bundle: Path) -> None:
@@ -144,12 +144,12 @@ def test_bundle_imports_without_the_package(bundle: Path) -> None:
     program = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
         "sys.modules.update(dict.fromkeys(['inferentia_cdk', 'pydantic', 'yaml', 'aws_cdk'])); "
-        "from quota_handler import index; print(index.quota.__file__)"
+        "import handler; print(handler.quota.__file__)"
     )
     completed = subprocess.run(
         [sys.executable, "-c", program, str(bundle)], capture_output=True, text=True, check=True, timeout=60
     )
-    assert completed.stdout.strip() == str(bundle / "quota.py")
+    assert completed.stdout.strip() == str(bundle / "service_quotas.py")
 
 
 # --- synth mode: annotations, without synthesizing --------------------------------------------------------------

@@ -17,8 +17,8 @@ import boto3
 import pytest
 from test_quota_cli import ServiceQuotasServer, error_reply, quota_reply, use_local_aws
 
-from inferentia_cdk import quota
-from inferentia_cdk.quota_handler import index
+from inferentia_cdk.quota import handler as index
+from inferentia_cdk.quota import service_quotas as quota
 
 INF_ON_DEMAND = quota.QuotaNeed("L-1945791B", "Running On-Demand Inf instances", "Inf/OnDemand", 16, ("inf1",))
 

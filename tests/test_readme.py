@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -33,3 +34,25 @@ def test_readme_python_examples_run() -> None:
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "2 L-1945791B" in completed.stdout
+
+
+def test_readme_names_only_modules_and_files_that_exist() -> None:
+    text = (ROOT / "README.md").read_text()
+    dotted = set(re.findall(r"\binferentia_cdk(?:\.[a-z_]+)+", text))
+    for name in sorted(dotted):
+        # the longest prefix that is a module; the rest are attributes of it
+        parts = name.split(".")
+        module = next(".".join(parts[:end]) for end in range(len(parts), 0, -1) if _is_module(".".join(parts[:end])))
+        value: object = importlib.import_module(module)
+        for attribute in parts[len(module.split(".")) :]:
+            assert hasattr(value, attribute), f"README names {name}, but {module} has no {attribute}"
+            value = getattr(value, attribute)
+    for path in sorted(set(re.findall(r"`((?:inferentia_cdk|tests|bench|examples)/[\w./]+)`", text))):
+        assert (ROOT / path).exists(), f"README names {path}, which does not exist"
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False

@@ -14,9 +14,9 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from .. import versions
-from ..render_autoscaler import SERVICE_ACCOUNT, cluster_autoscaler_objects
-from ..render_neuron import NAMESPACE, discovery_tags
+from ..facts import versions
+from ..kube.autoscaler import SERVICE_ACCOUNT, cluster_autoscaler_objects
+from ..kube.neuron import NAMESPACE, discovery_tags
 from ._arns import any_autoscaling_group_arn
 from .neuron_nodegroup import literal_cluster_name, nodegroup_name
 

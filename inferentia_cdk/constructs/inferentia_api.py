@@ -8,11 +8,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
-from ..config import ApiSpec, NodeGroupSpec
-from ..problems import raise_for_errors
-from ..render_api import family_of_group, render_api
-from ..sizing import ReplicaSizing, size_replica
-from ..validation import check_api
+from ..core.sizing import ReplicaSizing, size_replica
+from ..core.validation import check_api
+from ..kube.api import family_of_group, render_api
+from ..spec.models import ApiSpec, NodeGroupSpec
+from ..spec.problems import raise_for_errors
 
 
 class InferentiaApi(Construct):

@@ -10,9 +10,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
-from .. import versions
-from ..config import DevicePluginSpec
-from ..render_neuron import neuron_objects
+from ..facts import versions
+from ..kube.neuron import neuron_objects
+from ..spec.models import DevicePluginSpec
 
 
 class NeuronDevicePlugin(Construct):

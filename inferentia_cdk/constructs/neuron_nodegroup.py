@@ -17,17 +17,16 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 from pydantic import ValidationError
 
-from ..capacity import NodeGroupCapacity
-from ..config import NodeGroupSpec
-from ..loader import pydantic_problems
-from ..problems import ConfigError, Problem, raise_for_errors
-from ..render_neuron import (
+from ..core.capacity import NodeGroupCapacity
+from ..core.validation import check_node_group
+from ..kube.neuron import (
     NEURON_TAINT_KEY,
     NEURON_TAINT_VALUE,
     autoscaling_group_tags,
     node_labels,
 )
-from ..validation import check_node_group
+from ..spec.models import NodeGroupSpec
+from ..spec.problems import ConfigError, Problem, pydantic_problems, raise_for_errors
 from ._arns import any_autoscaling_group_arn
 
 AMI_TYPES = {"al2023": "AL2023_x86_64_NEURON", "bottlerocket": "BOTTLEROCKET_x86_64"}

@@ -18,14 +18,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
-from .. import quota
-from ..capacity import NodeGroupCapacity
-from ..config import InferentiaConfig, NodeGroupSpec
+from ..core.capacity import NodeGroupCapacity
+from ..quota import service_quotas as quota
+from ..spec.models import InferentiaConfig, NodeGroupSpec
 
-# The Lambda bundle is quota.py plus the handler package, nothing else: the handler imports only quota.py and boto3,
-# and a change to either file changes the asset hash and so updates the function.
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
-HANDLER_BUNDLE_PATTERNS = ["*", "!quota.py", "!quota_handler/", "!quota_handler/__init__.py", "!quota_handler/index.py"]
+# The Lambda bundle is the quota package's two modules, nothing else: the handler imports only service_quotas.py and
+# boto3, and a change to either file changes the asset hash and so updates the function.
+_BUNDLE_DIR = Path(__file__).resolve().parent.parent / "quota"
+HANDLER_BUNDLE_PATTERNS = ["*", "!service_quotas.py", "!handler.py"]
 # The newest Python runtime aws-cdk-lib knows; cdk-nag's AwsSolutions-L1 compares with the same list (Runtime.ALL).
 HANDLER_RUNTIME = lambda_.Runtime.PYTHON_3_14
 # Read-only Service Quotas actions; neither supports resource-level permissions, so the Resource is "*".
@@ -101,9 +101,9 @@ class NeuronQuotaCheck(Construct):
             description="inferentia-cdk: fails the deployment when an Inf/Trn vCPU quota is short",
             runtime=HANDLER_RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
-            handler="quota_handler.index.handler",
+            handler="handler.handler",
             code=lambda_.Code.from_asset(
-                str(_PACKAGE_DIR), exclude=HANDLER_BUNDLE_PATTERNS, ignore_mode=cdk.IgnoreMode.GIT
+                str(_BUNDLE_DIR), exclude=HANDLER_BUNDLE_PATTERNS, ignore_mode=cdk.IgnoreMode.GIT
             ),
             role=self.role,
             log_group=self.log_group,

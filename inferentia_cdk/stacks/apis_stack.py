@@ -7,8 +7,8 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from ..config import InferentiaConfig
 from ..constructs.inferentia_api import InferentiaApi
+from ..spec.models import InferentiaConfig
 from .cluster_stack import InferentiaClusterStack
 
 

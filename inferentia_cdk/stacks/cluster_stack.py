@@ -13,11 +13,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct
 
-from ..config import InferentiaConfig
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
+from ..spec.models import InferentiaConfig
 
 _ENDPOINT_ACCESS = {
     "private": eks.EndpointAccess.PRIVATE,

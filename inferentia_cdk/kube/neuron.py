@@ -16,9 +16,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from . import catalog, versions
-from .capacity import DEVICE_PLUGIN_RESERVATION, NEURON_MONITOR_RESERVATION, NodeGroupCapacity, Reservation
-from .config import DevicePluginSpec
+from ..core.capacity import DEVICE_PLUGIN_RESERVATION, NEURON_MONITOR_RESERVATION, NodeGroupCapacity, Reservation
+from ..facts import catalog, versions
+from ..spec.models import DevicePluginSpec
 
 Manifest = dict[str, Any]
 """One Kubernetes object as the JSON-compatible dict that ``KubernetesManifest`` applies."""

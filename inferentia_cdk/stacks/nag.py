@@ -13,10 +13,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import IConstruct
 
-from .constructs.cluster_autoscaler import ClusterAutoscaler
-from .constructs.neuron_nodegroup import NeuronNodegroup
-from .constructs.neuron_quota_check import NeuronQuotaCheck
-from .stacks import InferentiaApisStack, InferentiaClusterStack
+from ..constructs.cluster_autoscaler import ClusterAutoscaler
+from ..constructs.neuron_nodegroup import NeuronNodegroup
+from ..constructs.neuron_quota_check import NeuronQuotaCheck
+from . import InferentiaApisStack, InferentiaClusterStack
 
 _PACK = "AwsSolutions::AwsSolutions"
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from . import versions
+from ..facts import versions
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # EKS: 1-100 characters, starts with a letter or digit, then letters, digits, hyphens and underscores.

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from pydantic import ValidationError
+
 Path = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
 
@@ -77,3 +79,22 @@ def raise_for_errors(problems: Iterable[Problem], source: str | None = None) -> 
     found = errors(problems)
     if found:
         raise ConfigError(found, source)
+
+
+def pydantic_problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        path: Path = tuple(p for p in item["loc"] if isinstance(p, (str, int)))
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if item["type"] == "extra_forbidden":
+            message = f"unknown key {path[-1]!r} (a typo?)"
+        elif item["type"] == "missing":
+            message = "is required"
+        elif item["type"] == "literal_error":
+            message = f"{item['input']!r} is not valid; {message[0].lower()}{message[1:]}"
+        elif item["type"] != "value_error" and "input" in item and not isinstance(item["input"], (dict, list)):
+            message = f"{message} (got {item['input']!r})"
+        problems.append(Problem(path, message))
+    return problems

@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .config import InferentiaConfig
-from .problems import ConfigError, Path, Problem, errors
+from ..spec.models import InferentiaConfig
+from ..spec.problems import ConfigError, Path, Problem, errors, pydantic_problems
 from .validation import check_config
 
 
@@ -49,25 +49,6 @@ class _LineMap:
             if line is not None:
                 return line
         return None
-
-
-def pydantic_problems(error: ValidationError) -> list[Problem]:
-    problems = []
-    for item in error.errors(include_url=False):
-        path: Path = tuple(p for p in item["loc"] if isinstance(p, (str, int)))
-        message = item["msg"]
-        if message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        if item["type"] == "extra_forbidden":
-            message = f"unknown key {path[-1]!r} (a typo?)"
-        elif item["type"] == "missing":
-            message = "is required"
-        elif item["type"] == "literal_error":
-            message = f"{item['input']!r} is not valid; {message[0].lower()}{message[1:]}"
-        elif item["type"] != "value_error" and "input" in item and not isinstance(item["input"], (dict, list)):
-            message = f"{message} (got {item['input']!r})"
-        problems.append(Problem(path, message))
-    return problems
 
 
 _LISTS = ("node_groups", "apis")

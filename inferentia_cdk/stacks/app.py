@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from .config import InferentiaConfig
-from .problems import raise_for_errors
-from .stacks import InferentiaApisStack, InferentiaClusterStack
-from .validation import check_config
+from ..core.validation import check_config
+from ..spec.models import InferentiaConfig
+from ..spec.problems import raise_for_errors
+from . import InferentiaApisStack, InferentiaClusterStack
 
 
 def build_app(

@@ -17,9 +17,9 @@ import urllib.request
 from typing import Any
 
 try:
-    from .. import quota  # installed package: inferentia_cdk.quota
-except ImportError:  # the Lambda bundle: quota.py sits at the bundle root, next to this package
-    import quota  # type: ignore[no-redef]
+    from . import service_quotas as quota  # installed package: inferentia_cdk.quota.service_quotas
+except ImportError:  # the Lambda bundle: this file and service_quotas.py side by side at its root
+    import service_quotas as quota  # type: ignore[no-redef]
 
 LOG = logging.getLogger(__name__)
 LOG.setLevel(logging.INFO)

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .capacity import NodeGroupCapacity
-from .config import ApiSpec
-from .loader import LoadedConfig, load_config
-from .problems import ConfigError, Problem
-from .sizing import ReplicaSizing, describe_memory, divisors, size_replica
+from ..core.capacity import NodeGroupCapacity
+from ..core.loader import LoadedConfig, load_config
+from ..core.sizing import ReplicaSizing, describe_memory, divisors, size_replica
+from ..spec.models import ApiSpec
+from ..spec.problems import ConfigError, Problem
 
 EXIT_VALID = 0
 EXIT_INVALID = 2
@@ -212,7 +212,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     quota = commands.add_parser("quota", help="compare the Inf/Trn vCPU quotas with the node groups' maximum")
     if _command_of(argv) == "quota":
         # Imported only for this command, so that validate and plan never load boto3.
-        from .quota_cli import add_quota_arguments
+        from .quota import add_quota_arguments
 
         add_quota_arguments(quota)
     return parser
@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         # Python's final flush does not raise again on the way out.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_VALID
-    from .quota_cli import run_quota
+    from .quota import run_quota
 
     return run_quota(args)
 

@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from . import versions
-from .render_neuron import (
+from ..facts import versions
+from .neuron import (
     AUTOSCALER_ENABLED_TAG,
     NAMESPACE,
     SYSTEM_NODE_LABEL,

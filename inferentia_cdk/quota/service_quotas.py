@@ -2,7 +2,7 @@
 
 Pure core shared by the ``quota`` CLI, the synth-time check and the deploy-time Lambda. It imports nothing from the
 rest of the package at run time (only the standard library, boto3 and botocore), because the Lambda bundle ships this
-file alone next to ``quota_handler/index.py``.
+file alone next to ``handler.py``.
 
 Facts (shared/reference/neuron-facts.md, "Service Quotas"): quota values are vCPUs; ``get_service_quota`` raises
 ``NoSuchResourceException`` when the account has no applied value, in which case the AWS default applies; current
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from botocore.config import Config
 
-    from .capacity import NodeGroupCapacity
+    from ..core.capacity import NodeGroupCapacity
 
 # botocore is imported inside the functions that talk to AWS: with urllib3 it costs a tenth of a second, which every
 # synth and every ``validate`` would pay although only the quota check itself needs it.

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from . import quota
-from .capacity import NodeGroupCapacity
-from .loader import load_config
-from .problems import ConfigError
+from ..core.capacity import NodeGroupCapacity
+from ..core.loader import load_config
+from ..quota import service_quotas as quota
+from ..spec.problems import ConfigError
 
 EXIT_COVERED = 0
 EXIT_CHECK_FAILED = 1

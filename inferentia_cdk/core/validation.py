@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from . import catalog
+from ..facts import catalog
+from ..facts.catalog import NeuronFamily
+from ..spec.models import ApiSpec, InferentiaConfig, NodeGroupSpec, is_token
+from ..spec.problems import Path, Problem, errors
 from .capacity import NodeGroupCapacity, node_allocatable
-from .catalog import NeuronFamily
-from .config import ApiSpec, InferentiaConfig, NodeGroupSpec, is_token
-from .problems import Path, Problem, errors
-from .render_api import RESERVED_ENV_NAMES
+from .serving_env import RESERVED_ENV_NAMES
 from .sizing import divisors
 
 

@@ -1,0 +1,1 @@
+"""Pure planning: NeuronCore Group sizing, node capacity, the validation rules, and loading a config file."""

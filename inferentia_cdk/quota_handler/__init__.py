@@ -1,1 +1,0 @@
-"""Lambda code of the deploy-time quota check; shipped as an asset with ``quota.py`` (see NeuronQuotaCheck)."""
