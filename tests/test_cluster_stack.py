@@ -109,6 +109,13 @@ def test_public_endpoint_and_environment_come_from_the_config(public_endpoint_ap
     assert (stack.account, stack.region) == ("123456789012", "eu-west-1")
 
 
+def test_the_default_security_group_is_emptied_without_cdk_json_feature_flags(
+    public_endpoint_app: dict[str, Any],
+) -> None:
+    """public_endpoint_app is built as another app may build the stack: a bare cdk.App, none of cdk.json's flags."""
+    Template.from_json(public_endpoint_app["template"]).resource_count_is("Custom::VpcRestrictDefaultSG", 1)
+
+
 def test_an_app_without_apis_synthesizes_without_any_finding(public_endpoint_app: dict[str, Any]) -> None:
     """No APIs leaves the APIs stack empty, which aws-cdk-lib's template check would warn about; that is acknowledged
     with its reason, and the explicit environment's ARNs match cdk-nag's acknowledgements, so nothing reaches the

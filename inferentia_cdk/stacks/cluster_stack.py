@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -63,6 +63,8 @@ class InferentiaClusterStack(cdk.Stack):
             "Vpc",
             max_azs=spec.max_azs,
             nat_gateways=spec.nat_gateways,
+            # Stated, not left to cdk.json's feature flag: an app that uses this stack may not set the flag.
+            restrict_default_security_group=True,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
                 ec2.SubnetConfiguration(name="nodes", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=19),
@@ -76,6 +78,19 @@ class InferentiaClusterStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))
+        # aws-cdk-lib's Lambda that empties the default security group has no log group setting (aws/aws-cdk#27413),
+        # so it would log to one Lambda creates on first run: unencrypted, kept forever, left behind by a delete.
+        restrict_default_sg_log_group = logs.LogGroup(
+            self,
+            "RestrictDefaultSecurityGroupLogGroup",
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=self.key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        restrict_default_sg_provider = self.node.find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
+        cast(cdk.CfnResource, restrict_default_sg_provider.node.find_child("Handler")).add_property_override(
+            "LoggingConfig.LogGroup", restrict_default_sg_log_group.log_group_name
+        )
 
         self.cluster = eks.Cluster(
             self,
