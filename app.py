@@ -10,14 +10,11 @@ from inferentia_cdk.spec.problems import ConfigError
 
 def main() -> None:
     app = cdk.App()
-    config_path = app.node.try_get_context("config") or "examples/inferentia.yaml"
-    nag = str(app.node.try_get_context("nag") or "true").lower() != "false"
     try:
-        from inferentia_cdk.core.loader import load_config
-        from inferentia_cdk.stacks.app import build_app
+        from inferentia_cdk.stacks.app import build_app_from_context
 
         # Warnings reach the user as annotations of the constructs they concern, which CDK prints after synth.
-        build_app(load_config(config_path).config, app=app, nag=nag)
+        build_app_from_context(app)
     except ConfigError as error:
         print(error.render(), file=sys.stderr)
         sys.exit(1)

@@ -10,13 +10,24 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+CDK_JSON = ROOT / "cdk.json"
+# What the CDK CLI adds to cdk.json's context on every `cdk synth`: its defaults for path and asset metadata, version
+# reporting and bundling, and validation failures left for the CLI to report. test_gates.py proves, with one CLI synth,
+# that an app given cli_context() writes the same templates as `cdk synth`.
+CLI_CONTEXT: dict[str, Any] = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+    "@aws-cdk/core:failSynthOnValidationErrors": False,
+}
 KUBERNETES_RESOURCE_TYPE = "Custom::AWSCDK-EKS-KubernetesResource"
 TOKEN_PLACEHOLDER = "resolved-at-deploy"
 
 
 @dataclass
 class Synthesized:
-    """One example app synthesized to ``outdir`` with cdk-nag on."""
+    """One example app synthesized to ``outdir`` as `cdk synth` does (cdk.json's context, cdk-nag on)."""
 
     config_path: Path
     outdir: Path
@@ -31,14 +42,20 @@ class Synthesized:
         return [obj for template in self.templates.values() for obj in kubernetes_objects(template)]
 
 
+def cli_context(config_path: Path) -> dict[str, Any]:
+    """The context that `cdk synth --context config=<config_path>` gives app.py: cdk.json's, the CLI's, the config."""
+    cdk_json_context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
+    return {**cdk_json_context, **CLI_CONTEXT, "config": str(config_path)}
+
+
 def synthesize(config_path: Path, outdir: Path) -> Synthesized:
+    """What `cdk synth` writes for ``config_path``, built in this process by the entry point app.py uses."""
     import aws_cdk as cdk
 
-    from inferentia_cdk.core.loader import load_config
-    from inferentia_cdk.stacks.app import build_app
+    from inferentia_cdk.stacks.app import build_app_from_context
 
-    loaded = load_config(config_path)
-    app, cluster_stack, apis_stack = build_app(loaded.config, app=cdk.App(outdir=str(outdir)), nag=True)
+    app = cdk.App(outdir=str(outdir), context=cli_context(config_path))
+    _, cluster_stack, apis_stack = build_app_from_context(app)
     app.synth()
     templates = {
         path.name.removesuffix(".template.json"): json.loads(path.read_text())

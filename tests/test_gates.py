@@ -1,13 +1,16 @@
 """Gates every change keeps green: cdk-nag, cfn-lint, kubernetes-validate and checkov on both example apps.
 
-cdk-nag runs inside the session fixtures' synth (`build_app(nag=True)`): any unacknowledged finding fails it.
+The apps are what `cdk synth` writes (the session fixtures build them with cdk.json's context, and one CDK CLI synth
+here proves it). cdk-nag runs inside the fixtures' synth; every finding it reports unacknowledged fails the gate.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,9 @@ from synth_support import ROOT, Synthesized
 pytestmark = pytest.mark.gate
 
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+CDK_CLI = ROOT / "node_modules" / ".bin" / "cdk"
 SKIPS_FILE = Path(__file__).with_name("checkov_skips.yaml")
+NAG_PACK = "AwsSolutions"
 
 # cfn-lint warnings accepted on aws-cdk-lib's output, each with why. Errors are never accepted.
 CFN_LINT_IGNORED = {
@@ -28,11 +33,94 @@ CFN_LINT_IGNORED = {
 }
 
 
+@pytest.fixture(scope="module")
+def cli_outdir(full_app: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make synth CONFIG=examples/full.yaml`, written to a temporary directory: the CDK CLI runs app.py."""
+    if not CDK_CLI.exists():
+        pytest.fail(f"the CDK CLI is not installed at {CDK_CLI}; run `make test`, which installs it")
+    outdir = tmp_path_factory.mktemp("cli-cdk.out")
+    env = {
+        **os.environ,
+        # cdk.json's "python3 app.py" must find this interpreter, as `make synth` finds the project's virtualenv.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        # Nothing leaves the machine: no telemetry, no version check (notices are off below), no AWS profile.
+        "CDK_DISABLE_CLI_TELEMETRY": "true",
+        "CDK_DISABLE_VERSION_CHECK": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    config = full_app.config_path.relative_to(ROOT)
+    completed = subprocess.run(
+        [str(CDK_CLI), "synth", "--quiet", "--no-notices", "--context", f"config={config}", "--output", str(outdir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return outdir
+
+
+def _feature_flags(outdir: Path) -> dict[str, Any]:
+    manifest = json.loads((outdir / "manifest.json").read_text())
+    return {
+        name: artifact["properties"]["flags"]
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "cdk:feature-flag-report"
+    }
+
+
+def test_the_gated_templates_are_what_cdk_synth_writes(full_app: Synthesized, cli_outdir: Path) -> None:
+    written = {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())
+        for path in sorted(cli_outdir.glob("*.template.json"))
+    }
+    assert set(written) == set(full_app.templates)
+    for name, template in written.items():
+        assert template == full_app.templates[name], f"{name}: the tests' app and `cdk synth` differ"
+    flags = _feature_flags(cli_outdir)
+    assert flags, "aws-cdk-lib reports the feature flags it was given"
+    assert _feature_flags(full_app.outdir) == flags
+
+
+def _validation_report(app: Synthesized) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads((app.outdir / "validation-report.json").read_text())
+    return report
+
+
 def test_cdk_nag_reports_nothing_unacknowledged(any_app: Synthesized) -> None:
-    report = json.loads((any_app.outdir / "validation-report.json").read_text())
-    assert {r["pluginName"] for r in report["pluginReports"]} >= {"AwsSolutions"}
+    report = _validation_report(any_app)
+    assert {r["pluginName"] for r in report["pluginReports"]} >= {NAG_PACK}
     assert [(r["pluginName"], r["violations"]) for r in report["pluginReports"] if r["violations"]] == []
     assert set(any_app.templates) == {"InferentiaCluster", "InferentiaApis"}
+
+
+def _log_group_of(function_id: str, function: dict[str, Any], resources: dict[str, Any]) -> dict[str, Any] | None:
+    """The template's log group that a Lambda function writes to: the one its LoggingConfig names, or else Lambda's
+    default, /aws/lambda/<function name>."""
+    named = function["Properties"].get("LoggingConfig", {}).get("LogGroup")
+    default_name = {"Fn::Join": ["", ["/aws/lambda/", {"Ref": function_id}]]}
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Logs::LogGroup" and (
+            named == {"Ref": logical_id} if named else resource["Properties"].get("LogGroupName") == default_name
+        ):
+            return resource
+    return None
+
+
+def test_every_lambda_function_logs_to_a_kms_encrypted_log_group_of_its_stack(any_app: Synthesized) -> None:
+    """checkov judges only the log groups a template has; a function without one logs to a group Lambda creates,
+    unencrypted and kept forever."""
+    unencrypted = [
+        f"{stack}/{logical_id}"
+        for stack, template in any_app.templates.items()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and "KmsKeyId" not in ((_log_group_of(logical_id, resource, template["Resources"]) or {}).get("Properties", {}))
+    ]
+    assert unencrypted == []
 
 
 def test_cfn_lint_finds_no_errors(any_app: Synthesized) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synth_support import Synthesized
+from synth_support import Synthesized, cli_context
 
 from inferentia_cdk.core.loader import load_config
 from inferentia_cdk.spec.models import InferentiaConfig
@@ -42,8 +42,10 @@ def synth(full_app: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Sy
     changed_api = config.apis[1].model_copy(update={"image": "public.ecr.aws/example/resnet50:2.4.0"})
     changed = config.model_copy(update={"apis": [config.apis[0], changed_api]})
     empty = config.model_copy(update={"apis": []})
-    app = cdk.App(outdir=str(tmp_path_factory.mktemp("inferentia-api-cdk.out")))
-    # Same stack names and the same cdk-nag setting as full_app, so the cluster templates may be byte-identical.
+    app = cdk.App(
+        outdir=str(tmp_path_factory.mktemp("inferentia-api-cdk.out")), context=cli_context(EXAMPLES / "full.yaml")
+    )
+    # Same stack names, context and cdk-nag setting as full_app, so the cluster templates may be byte-identical.
     build_app(changed, app=app, nag=True)
     build_app(empty, app=app, nag=True, stack_prefix="Empty")
     assembly = app.synth()

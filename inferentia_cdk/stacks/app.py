@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
+from ..core.loader import load_config
 from ..core.validation import check_config
 from ..spec.models import InferentiaConfig
 from ..spec.problems import raise_for_errors
 from . import InferentiaApisStack, InferentiaClusterStack
+
+DEFAULT_CONFIG = "examples/inferentia.yaml"
 
 
 def build_app(
@@ -48,3 +51,14 @@ def build_app(
     if nag:
         apply_nag(app, cluster_stack, apis_stack)
     return app, cluster_stack, apis_stack
+
+
+def build_app_from_context(app: cdk.App) -> tuple[cdk.App, InferentiaClusterStack, InferentiaApisStack]:
+    """The app ``cdk synth`` runs (app.py): the stacks of the config file that context ``config`` names (default
+    examples/inferentia.yaml, relative to the working directory), with cdk-nag unless context ``nag`` is "false".
+
+    Raises ``ConfigError`` for a config file that does not load or check.
+    """
+    config_path = app.node.try_get_context("config") or DEFAULT_CONFIG
+    nag = str(app.node.try_get_context("nag") or "true").lower() != "false"
+    return build_app(load_config(config_path).config, app=app, nag=nag)

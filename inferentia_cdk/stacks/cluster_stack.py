@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, cast
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.neuron_device_plugin import NeuronDevicePlugin
@@ -37,6 +38,18 @@ _ALL_CONTROL_PLANE_LOGS = [
     eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
     eks.ClusterLoggingTypes.SCHEDULER,
 ]
+
+
+@jsii.implements(cdk.IAspect)
+class _EncryptLogGroups:
+    """Encrypts every log group without a key of its own with ``key``."""
+
+    def __init__(self, key: kms.IKey) -> None:
+        self._key = key
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, logs.CfnLogGroup) and node.kms_key_id is None:
+            node.kms_key_id = self._key.key_arn
 
 
 class InferentiaClusterStack(cdk.Stack):
@@ -91,6 +104,9 @@ class InferentiaClusterStack(cdk.Stack):
         cast(cdk.CfnResource, restrict_default_sg_provider.node.find_child("Handler")).add_property_override(
             "LoggingConfig.LogGroup", restrict_default_sg_log_group.log_group_name
         )
+        # With cdk.json's useCdkManagedLogGroup flag, aws-cdk-lib gives each Lambda it adds (kubectl provider,
+        # AwsCustomResource) a log group of its own, and no setting for its key.
+        cdk.Aspects.of(self).add(_EncryptLogGroups(self.key), priority=cdk.AspectPriority.MUTATING)
 
         self.cluster = eks.Cluster(
             self,
