@@ -11,9 +11,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from crd_schemas import CRD_SCHEMAS
 from synth_support import ROOT, Synthesized
 
 pytestmark = pytest.mark.gate
@@ -53,11 +55,30 @@ def test_kubernetes_objects_are_valid_for_the_cluster_version(any_app: Synthesiz
     assert objects, "the app renders Kubernetes objects"
     failures = []
     for obj in objects:
+        # Custom resources against their CRD's fields; kubernetes-validate knows only Kubernetes' own kinds.
+        crd_schema = CRD_SCHEMAS.get((obj["apiVersion"], obj["kind"]))
         try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.ValidationError as error:
+            if crd_schema is not None:
+                jsonschema.validate(obj, crd_schema)
+            else:
+                kubernetes_validate.validate(obj, version, strict=True)
+        except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as error:
             failures.append(f"{obj['kind']}/{obj['metadata'].get('name')}: {error.message}")
     assert failures == []
+
+
+def test_crd_schemas_refuse_unknown_fields() -> None:
+    (binding,) = CRD_SCHEMAS.values()
+    valid = {
+        "apiVersion": "elbv2.k8s.aws/v1beta1",
+        "kind": "TargetGroupBinding",
+        "metadata": {"name": "api", "namespace": "api"},
+        "spec": {"targetGroupARN": "arn", "serviceRef": {"name": "api", "port": 8080}},
+    }
+    jsonschema.validate(valid, binding)
+    typo = {**valid, "spec": {**valid["spec"], "targetGroupArn": "arn"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(typo, binding)
 
 
 def _checkov(directory: Path, framework: str) -> list[dict[str, Any]]:

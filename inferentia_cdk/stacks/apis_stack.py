@@ -7,7 +7,10 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from ..constructs.api_endpoint import ApiEndpoint
 from ..constructs.inferentia_api import InferentiaApi
+from ..core.endpoints import api_url
+from ..kube.endpoint import EndpointTarget
 from ..spec.models import InferentiaConfig
 from .cluster_stack import InferentiaClusterStack
 
@@ -38,10 +41,29 @@ class InferentiaApisStack(cdk.Stack):
         cdk.CrossStackReferences.of(self).consume(cdk.ReferenceStrength.WEAK)
         plugin = config.device_plugin
         self.apis: dict[str, InferentiaApi] = {}
+        self.endpoints: dict[str, ApiEndpoint] = {}
+        plan = cluster_stack.endpoints_plan
+        load_balancer = cluster_stack.api_load_balancer
         for spec in config.apis:
             node_group = config.node_group(spec.node_group)
             if node_group is None:
                 raise ValueError(f"API {spec.name!r} names node group {spec.node_group!r}, which the config lacks")
+            target: EndpointTarget | None = None
+            exposed = plan.api(spec.name) if plan is not None else None
+            if exposed is not None and plan is not None and load_balancer is not None:
+                endpoint = ApiEndpoint(
+                    self, f"{spec.name}-endpoint", api=exposed, listener=load_balancer.listener, vpc=cluster_stack.vpc
+                )
+                self.endpoints[spec.name] = endpoint
+                target = EndpointTarget(
+                    endpoint.target_group.target_group_arn, load_balancer.security_group.security_group_id
+                )
+                cdk.CfnOutput(
+                    self,
+                    exposed.output_id,
+                    value=api_url(plan, exposed, load_balancer.host),
+                    description=f"URL of API {spec.name}",
+                )
             self.apis[spec.name] = InferentiaApi(
                 self,
                 # The API's name as construct id: logical ids follow names, so reordering APIs replaces nothing.
@@ -51,4 +73,5 @@ class InferentiaApisStack(cdk.Stack):
                 node_group=node_group,
                 scheduler_extension=plugin.scheduler_extension,
                 neuron_monitor=plugin.monitor,
+                endpoint=target,
             )
