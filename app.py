@@ -1,11 +1,19 @@
 #!/usr/bin/env python3
 """CDK entry point: builds the stacks of the config file named by context ``config``."""
 
+import os
 import sys
+from pathlib import Path
 
-import aws_cdk as cdk
+# jsii starts Node at the first aws_cdk import and warns on Node 20 (end-of-life): use the pinned Node 22 from
+# package.json when nobody chose one, so a bare `npx cdk synth|diff|deploy` behaves like `make synth`.
+_PINNED_NODE = Path(__file__).resolve().parent / "node_modules" / "node" / "bin" / "node"
+if "JSII_NODE" not in os.environ and _PINNED_NODE.exists():
+    os.environ["JSII_NODE"] = str(_PINNED_NODE)
 
-from inferentia_cdk.spec.problems import ConfigError
+import aws_cdk as cdk  # noqa: E402
+
+from inferentia_cdk.spec.problems import ConfigError  # noqa: E402
 
 
 def main() -> None:

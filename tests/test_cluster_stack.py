@@ -88,7 +88,8 @@ def public_endpoint_app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         {
             "cluster": {
                 "name": "public",
-                "endpoint_access": "public",
+                "endpoint_access": "public_and_private",
+                "public_access_cidrs": ["198.51.100.0/24"],
                 "account": "123456789012",
                 "region": "eu-west-1",
             },
@@ -105,6 +106,7 @@ def public_endpoint_app(tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
 def test_public_endpoint_and_environment_come_from_the_config(public_endpoint_app: dict[str, Any]) -> None:
     vpc_config = _cluster_properties(public_endpoint_app["template"])["ResourcesVpcConfig"]
     assert vpc_config["EndpointPublicAccess"] is True
+    assert vpc_config["PublicAccessCidrs"] == ["198.51.100.0/24"]
     stack = public_endpoint_app["stack"]
     assert (stack.account, stack.region) == ("123456789012", "eu-west-1")
 

@@ -16,9 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from crd_schemas import CRD_SCHEMAS
 from synth_support import ROOT, Synthesized
 
 pytestmark = pytest.mark.gate
@@ -34,7 +36,8 @@ CFN_LINT_ACCEPTED = [
     {
         "rule": "W3005",
         "path": r"^Resources/(AWS679f53fac002430cb0da5b7982bd2287|ClusterKubectlProvider(Handler|frameworkonEvent)|"
-        r"CustomVpcRestrictDefaultSGCustomResourceProviderHandler|NeuronQuotaCheckFunction)[0-9A-F]{8}/DependsOn/",
+        r"CustomVpcRestrictDefaultSGCustomResourceProviderHandler|AWSCDKCfnUtilsProviderCustomResourceProviderHandler|"
+        r"NeuronQuotaCheckFunction)[0-9A-F]{8}/DependsOn/",
         "reason": "aws-cdk-lib makes every Lambda function depend on its role by name as well as by the GetAtt of its "
         "ARN; the duplicate changes no order",
     },
@@ -199,11 +202,30 @@ def test_kubernetes_objects_are_valid_for_the_cluster_version(any_app: Synthesiz
     assert objects, "the app renders Kubernetes objects"
     failures = []
     for obj in objects:
+        # Custom resources against their CRD's fields; kubernetes-validate knows only Kubernetes' own kinds.
+        crd_schema = CRD_SCHEMAS.get((obj["apiVersion"], obj["kind"]))
         try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.ValidationError as error:
+            if crd_schema is not None:
+                jsonschema.validate(obj, crd_schema)
+            else:
+                kubernetes_validate.validate(obj, version, strict=True)
+        except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as error:
             failures.append(f"{obj['kind']}/{obj['metadata'].get('name')}: {error.message}")
     assert failures == []
+
+
+def test_crd_schemas_refuse_unknown_fields() -> None:
+    (binding,) = CRD_SCHEMAS.values()
+    valid = {
+        "apiVersion": "elbv2.k8s.aws/v1beta1",
+        "kind": "TargetGroupBinding",
+        "metadata": {"name": "api", "namespace": "api"},
+        "spec": {"targetGroupARN": "arn", "serviceRef": {"name": "api", "port": 8080}},
+    }
+    jsonschema.validate(valid, binding)
+    typo = {**valid, "spec": {**valid["spec"], "targetGroupArn": "arn"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(typo, binding)
 
 
 def _checkov(directory: Path, framework: str) -> list[dict[str, Any]]:

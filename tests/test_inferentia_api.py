@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synth_support import Synthesized, cli_context
+from synth_support import Synthesized, _flatten, cli_context
 
 from inferentia_cdk.core.loader import load_config
 from inferentia_cdk.spec.models import InferentiaConfig
@@ -64,7 +64,7 @@ def synth(full_app: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Sy
 
 def _manifests(template: dict[str, Any]) -> list[list[dict[str, Any]]]:
     return [
-        json.loads(resource["Properties"]["Manifest"])
+        json.loads(_flatten(resource["Properties"]["Manifest"]))
         for resource in template.get("Resources", {}).values()
         if resource["Type"] == KUBERNETES_RESOURCE
     ]
@@ -94,7 +94,9 @@ def test_one_manifest_resource_per_api(synth: Synth) -> None:
     template = Template.from_json(synth.templates["InferentiaApis"])
     template.resource_count_is(KUBERNETES_RESOURCE, len(synth.config.apis))
     manifests = _manifests(synth.templates["InferentiaApis"])
+    exposed = {api.name for api in synth.config.exposed_apis()}
     for objects in manifests:
+        binding = ["TargetGroupBinding"] if objects[0]["metadata"]["name"] in exposed else []
         assert [o["kind"] for o in objects] == [
             "Namespace",
             "Deployment",
@@ -102,26 +104,17 @@ def test_one_manifest_resource_per_api(synth: Synth) -> None:
             "HorizontalPodAutoscaler",
             "PodDisruptionBudget",
             "NetworkPolicy",
+            *binding,
         ]
     assert sorted(objects[0]["metadata"]["name"] for objects in manifests) == ["bert-large", "resnet50"]
 
 
 def test_pods_request_and_limit_chips_cpu_and_memory(synth: Synth) -> None:
-    from aws_cdk.assertions import Match, Template
-
     expected = {"cpu": "4", "memory": "12Gi", "aws.amazon.com/neuron": "2"}
-    container = Match.object_like({"resources": {"requests": expected, "limits": expected}})
-    deployment = Match.object_like(
-        {
-            "kind": "Deployment",
-            "spec": Match.object_like(
-                {"template": Match.object_like({"spec": Match.object_like({"containers": [container]})})}
-            ),
-        }
-    )
-    Template.from_json(synth.templates["InferentiaApis"]).has_resource_properties(
-        KUBERNETES_RESOURCE, {"Manifest": Match.serialized_json(Match.array_with([deployment]))}
-    )
+    deployments = [_by_kind(objects, "Deployment") for objects in _manifests(synth.templates["InferentiaApis"])]
+    (bert,) = [d for d in deployments if d["metadata"]["name"] == "bert-large"]
+    (container,) = bert["spec"]["template"]["spec"]["containers"]
+    assert container["resources"] == {"requests": expected, "limits": expected}
 
 
 def test_pods_tolerate_the_taint_select_their_group_and_use_the_neuron_scheduler(synth: Synth) -> None:
@@ -150,11 +143,17 @@ def test_pods_carry_the_ncg_layout_as_environment(synth: Synth) -> None:
 
 
 def test_every_rendered_object_passes_kubernetes_validate(synth: Synth) -> None:
+    import jsonschema
     import kubernetes_validate
+    from crd_schemas import CRD_SCHEMAS
 
     for objects in _manifests(synth.templates["InferentiaApis"]):
         for obj in objects:
-            kubernetes_validate.validate(obj, synth.config.cluster.kubernetes_version, strict=True)
+            crd_schema = CRD_SCHEMAS.get((obj["apiVersion"], obj["kind"]))
+            if crd_schema is not None:
+                jsonschema.validate(obj, crd_schema)
+            else:
+                kubernetes_validate.validate(obj, synth.config.cluster.kubernetes_version, strict=True)
 
 
 def test_changing_an_api_leaves_the_cluster_template_byte_identical(synth: Synth) -> None:

@@ -11,6 +11,7 @@ from constructs import Construct
 from ..core.sizing import ReplicaSizing, size_replica
 from ..core.validation import check_api
 from ..kube.api import family_of_group, render_api
+from ..kube.endpoint import EndpointTarget
 from ..spec.models import ApiSpec, NodeGroupSpec
 from ..spec.problems import raise_for_errors
 
@@ -34,6 +35,9 @@ class InferentiaApi(Construct):
         is more than one chip but fewer than a node's.
     :param neuron_monitor: default ``False``. Set it when neuron-monitor runs on the Neuron nodes, so its requests are
         counted when checking that a replica's CPU and memory fit a node.
+    :param endpoint: default ``None`` (cluster-internal only). The target group (and the load balancer's security
+        group) of an :class:`ApiEndpoint`: the manifest then also holds a TargetGroupBinding, and the pods carry the
+        load balancer's readiness gate and a pre-stop pause so that they are drained before they stop.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class InferentiaApi(Construct):
         node_group: NodeGroupSpec,
         scheduler_extension: bool = False,
         neuron_monitor: bool = False,
+        endpoint: EndpointTarget | None = None,
     ) -> None:
         if spec.node_group != node_group.name:
             raise ValueError(
@@ -70,7 +75,9 @@ class InferentiaApi(Construct):
         self.sizing: ReplicaSizing = size_replica(
             family_of_group(node_group), spec.compute.inf, spec.processes_per_replica
         )
-        self.objects: list[dict[str, Any]] = render_api(spec, node_group, scheduler_extension=scheduler_extension)
+        self.objects: list[dict[str, Any]] = render_api(
+            spec, node_group, scheduler_extension=scheduler_extension, endpoint=endpoint
+        )
         self.manifest = eks.KubernetesManifest(self, "Resource", cluster=cluster, manifest=self.objects)
 
     @property

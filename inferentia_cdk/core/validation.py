@@ -14,6 +14,7 @@ from ..facts.catalog import NeuronFamily
 from ..spec.models import ApiSpec, InferentiaConfig, NodeGroupSpec, is_token
 from ..spec.problems import Path, Problem, errors
 from .capacity import NodeGroupCapacity, node_allocatable
+from .endpoints import check_endpoints, check_operator_access
 from .serving_env import RESERVED_ENV_NAMES
 from .sizing import divisors
 
@@ -405,4 +406,6 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
             scheduler_extension=plugin.scheduler_extension,
             neuron_monitor=plugin.monitor,
         )
+    problems += check_endpoints(config)
+    problems += check_operator_access(config)
     return problems

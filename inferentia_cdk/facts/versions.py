@@ -37,3 +37,9 @@ CLUSTER_AUTOSCALER_IMAGES: Final[Mapping[str, str]] = MappingProxyType(
         "1.35": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.1",
     }
 )
+
+# kubernetes-sigs/aws-load-balancer-controller releases; aws-cdk-lib 2.275's AlbControllerVersion knows it (with its
+# chart version and IAM policy), so the version must be one of that enum's.
+# Released 2026-04-18; its release notes name the image public.ecr.aws/eks/aws-load-balancer-controller:v3.2.2.
+AWS_LOAD_BALANCER_CONTROLLER: Final = "v3.2.2"
+AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY: Final = "public.ecr.aws/eks/aws-load-balancer-controller"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ..core.endpoints import PRE_STOP_SLEEP_SECONDS, TERMINATION_GRACE_PERIOD_SECONDS
 from ..core.serving_env import (
     ENV_NCG_SIZE,
     ENV_NEURON_RT_NUM_CORES,
@@ -22,6 +23,7 @@ from ..core.serving_env import (
 from ..core.sizing import ReplicaSizing, size_replica
 from ..facts import catalog
 from ..spec.models import ApiSpec, NodeGroupSpec
+from .endpoint import READINESS_GATE_LABEL, EndpointTarget, target_group_binding
 from .neuron import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NODE_GROUP_LABEL, SCHEDULER_NAME
 
 # The node side of the contract (labels, taint, resource and scheduler names) comes from render_neuron, which renders
@@ -113,12 +115,20 @@ def _container(spec: ApiSpec, sizing: ReplicaSizing) -> Manifest:
     }
 
 
-def namespace(spec: ApiSpec) -> Manifest:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": _metadata(spec, spec.name, namespaced=False)}
+def namespace(spec: ApiSpec, *, exposed: bool = False) -> Manifest:
+    metadata = _metadata(spec, spec.name, namespaced=False)
+    if exposed:
+        metadata["labels"][READINESS_GATE_LABEL] = "enabled"
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
 
 
 def deployment(
-    spec: ApiSpec, node_group: NodeGroupSpec, sizing: ReplicaSizing, *, scheduler_extension: bool = False
+    spec: ApiSpec,
+    node_group: NodeGroupSpec,
+    sizing: ReplicaSizing,
+    *,
+    scheduler_extension: bool = False,
+    exposed: bool = False,
 ) -> Manifest:
     pod_spec: Manifest = {
         "automountServiceAccountToken": False,
@@ -134,6 +144,11 @@ def deployment(
         "containers": [_container(spec, sizing)],
         "volumes": [{"name": "scratch", "emptyDir": {}}],
     }
+    if exposed:
+        # A leaving pod keeps serving until the load balancer has drained it, then gets SIGTERM; the sleep action
+        # needs no shell or sleep binary in the image.
+        pod_spec["containers"][0]["lifecycle"] = {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}}
+        pod_spec["terminationGracePeriodSeconds"] = TERMINATION_GRACE_PERIOD_SECONDS
     if scheduler_extension:
         # Only the extender-aware scheduler hands out adjacent chips and cores (EKS's default scheduler cannot call it).
         pod_spec["schedulerName"] = SCHEDULER_NAME
@@ -211,14 +226,28 @@ def network_policy(spec: ApiSpec) -> Manifest:
     }
 
 
-def render_api(spec: ApiSpec, node_group: NodeGroupSpec, *, scheduler_extension: bool = False) -> list[Manifest]:
-    """Every Kubernetes object of ``spec`` on ``node_group``, the Namespace first so ``kubectl apply`` can create it."""
+def render_api(
+    spec: ApiSpec,
+    node_group: NodeGroupSpec,
+    *,
+    scheduler_extension: bool = False,
+    endpoint: EndpointTarget | None = None,
+) -> list[Manifest]:
+    """Every Kubernetes object of ``spec`` on ``node_group``, the Namespace first so ``kubectl apply`` can create it.
+
+    With ``endpoint``, the pods are registered in its target group (a TargetGroupBinding, last: its CRD's webhook
+    checks that the Service exists), carry the load balancer's readiness gate and drain before they stop.
+    """
     sizing = size_replica(family_of_group(node_group), spec.compute.inf, spec.processes_per_replica)
-    return [
-        namespace(spec),
-        deployment(spec, node_group, sizing, scheduler_extension=scheduler_extension),
+    exposed = endpoint is not None
+    objects = [
+        namespace(spec, exposed=exposed),
+        deployment(spec, node_group, sizing, scheduler_extension=scheduler_extension, exposed=exposed),
         service(spec),
         horizontal_pod_autoscaler(spec),
         pod_disruption_budget(spec),
         network_policy(spec),
     ]
+    if endpoint is not None:
+        objects.append(target_group_binding(spec, endpoint, labels(spec)))
+    return objects

@@ -67,6 +67,10 @@ class ClusterSpec(Model):
     """Run Cluster Autoscaler so node groups move between min and max. Turn off when bringing your own (Karpenter)."""
     metrics_server: bool = True
     """Install the metrics-server EKS add-on so HorizontalPodAutoscalers have CPU metrics."""
+    admins: list[str] = Field(default_factory=list)
+    """IAM role or user ARNs given cluster-admin through EKS access entries (``AmazonEKSClusterAdminPolicy``)."""
+    public_access_cidrs: list[str] = Field(default_factory=list)
+    """Who may reach a public API server endpoint; required when ``endpoint_access`` is public or public_and_private."""
 
     @field_validator("name")
     @classmethod
@@ -211,6 +215,8 @@ class ApiSpec(Model):
     health_path: str = "/healthz"
     """HTTP path for readiness and liveness probes on ``port``."""
     env: dict[str, str] = Field(default_factory=dict)
+    endpoint: bool | None = None
+    """Route ``/<name>/...`` of the config's load balancer to this API. Default: true when ``endpoints`` is set."""
 
     @field_validator("name")
     @classmethod
@@ -225,6 +231,24 @@ class ApiSpec(Model):
         return value
 
 
+class EndpointsSpec(Model):
+    """One Application Load Balancer, owned by the cluster stack, in front of every exposed API."""
+
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    certificate_arn: str | None = None
+    """ACM certificate of the HTTPS listener, in the cluster's region. Required when internet-facing; without one an
+    internal load balancer listens on HTTP port 80."""
+    allowed_cidrs: list[str] | None = None
+    """Who may connect. Default: the VPC's CIDR when internal; required when internet-facing."""
+    allow_any_source: bool = False
+    """Must be true for ``allowed_cidrs`` to contain 0.0.0.0/0 or ::/0: opening APIs to everyone is said out loud."""
+    idle_timeout_seconds: int = Field(default=60, ge=1, le=4000)
+    """Seconds a connection may stay idle (the load balancer's limits: 1-4000); long inferences need more."""
+    domain_name: str | None = None
+    """The DNS name clients use (a record you point at the load balancer), shown in the API URLs. Default: the load
+    balancer's own DNS name."""
+
+
 class InferentiaConfig(Model):
     """The whole configuration: one cluster, its Neuron node groups, the device plugin and the APIs."""
 
@@ -237,6 +261,14 @@ class InferentiaConfig(Model):
     quota_shortfall: Literal["fail", "warn"] = "fail"
     """What a short quota does at deploy time: fail the deployment before any instance launches, or only warn."""
     apis: list[ApiSpec] = Field(default_factory=list)
+    endpoints: EndpointsSpec | None = None
+    """Expose APIs through one load balancer with a URL each. Absent: APIs stay cluster-internal (ClusterIP)."""
 
     def node_group(self, name: str) -> NodeGroupSpec | None:
         return next((g for g in self.node_groups if g.name == name), None)
+
+    def exposed_apis(self) -> list[ApiSpec]:
+        """The APIs the load balancer routes to, in config order (none without ``endpoints``)."""
+        if self.endpoints is None:
+            return []
+        return [api for api in self.apis if api.endpoint is not False]

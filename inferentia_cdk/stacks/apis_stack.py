@@ -7,8 +7,11 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from ..constructs.api_endpoint import ApiEndpoint
 from ..constructs.inferentia_api import InferentiaApi
-from ..spec.models import InferentiaConfig
+from ..core.endpoints import api_url
+from ..kube.endpoint import EndpointTarget
+from ..spec.models import ApiSpec, InferentiaConfig
 from .cluster_stack import InferentiaClusterStack
 
 
@@ -36,19 +39,48 @@ class InferentiaApisStack(cdk.Stack):
         # then change what it exports without a deadly embrace with this stack. cdk.json sets the same app-wide; saying
         # it here keeps apps built without cdk.json (tests, other CDK apps) identical and free of the default warning.
         cdk.CrossStackReferences.of(self).consume(cdk.ReferenceStrength.WEAK)
-        plugin = config.device_plugin
         self.apis: dict[str, InferentiaApi] = {}
+        self.endpoints: dict[str, ApiEndpoint] = {}
         for spec in config.apis:
-            node_group = config.node_group(spec.node_group)
-            if node_group is None:
-                raise ValueError(f"API {spec.name!r} names node group {spec.node_group!r}, which the config lacks")
-            self.apis[spec.name] = InferentiaApi(
-                self,
-                # The API's name as construct id: logical ids follow names, so reordering APIs replaces nothing.
-                spec.name,
-                cluster=cluster_stack.cluster,
-                spec=spec,
-                node_group=node_group,
-                scheduler_extension=plugin.scheduler_extension,
-                neuron_monitor=plugin.monitor,
+            self._add_api(self, spec)
+
+    def _add_api(self, scope: Construct, spec: ApiSpec) -> None:
+        """Everything of one API, under ``scope``: its endpoint (when exposed), its URL output and its objects.
+
+        The unit of placement: every construct of an API is created here, with ids that follow the API's name, so
+        that reordering APIs replaces nothing.
+        """
+        config = self.config
+        cluster_stack = self.cluster_stack
+        node_group = config.node_group(spec.node_group)
+        if node_group is None:
+            raise ValueError(f"API {spec.name!r} names node group {spec.node_group!r}, which the config lacks")
+        plan = cluster_stack.endpoints_plan
+        load_balancer = cluster_stack.api_load_balancer
+        target: EndpointTarget | None = None
+        exposed = plan.api(spec.name) if plan is not None else None
+        if exposed is not None and plan is not None and load_balancer is not None:
+            endpoint = ApiEndpoint(
+                scope, f"{spec.name}-endpoint", api=exposed, listener=load_balancer.listener, vpc=cluster_stack.vpc
             )
+            self.endpoints[spec.name] = endpoint
+            target = EndpointTarget(
+                endpoint.target_group.target_group_arn, load_balancer.security_group.security_group_id
+            )
+            cdk.CfnOutput(
+                scope,
+                exposed.output_id,
+                value=api_url(plan, exposed, load_balancer.host),
+                description=f"URL of API {spec.name}",
+            )
+        plugin = config.device_plugin
+        self.apis[spec.name] = InferentiaApi(
+            scope,
+            spec.name,
+            cluster=cluster_stack.cluster,
+            spec=spec,
+            node_group=node_group,
+            scheduler_extension=plugin.scheduler_extension,
+            neuron_monitor=plugin.monitor,
+            endpoint=target,
+        )

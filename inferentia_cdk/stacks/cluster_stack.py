@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+import hashlib
+from typing import Any
 
 import aws_cdk as cdk
 import jsii
@@ -10,14 +11,17 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct, IConstruct
 
+from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
+from ..core.endpoints import plan_endpoints
 from ..spec.models import InferentiaConfig
 
 _ENDPOINT_ACCESS = {
@@ -91,19 +95,6 @@ class InferentiaClusterStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))
-        # aws-cdk-lib's Lambda that empties the default security group has no log group setting (aws/aws-cdk#27413),
-        # so it would log to one Lambda creates on first run: unencrypted, kept forever, left behind by a delete.
-        restrict_default_sg_log_group = logs.LogGroup(
-            self,
-            "RestrictDefaultSecurityGroupLogGroup",
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=self.key,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        restrict_default_sg_provider = self.node.find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
-        cast(cdk.CfnResource, restrict_default_sg_provider.node.find_child("Handler")).add_property_override(
-            "LoggingConfig.LogGroup", restrict_default_sg_log_group.log_group_name
-        )
         # With cdk.json's useCdkManagedLogGroup flag, aws-cdk-lib gives each Lambda it adds (kubectl provider,
         # AwsCustomResource) a log group of its own, and no setting for its key.
         cdk.Aspects.of(self).add(_EncryptLogGroups(self.key), priority=cdk.AspectPriority.MUTATING)
@@ -115,7 +106,7 @@ class InferentiaClusterStack(cdk.Stack):
             version=KUBERNETES_VERSIONS[spec.kubernetes_version],
             vpc=self.vpc,
             vpc_subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)],
-            endpoint_access=_ENDPOINT_ACCESS[spec.endpoint_access],
+            endpoint_access=self._endpoint_access(config),
             secrets_encryption_key=self.key,
             cluster_logging=_ALL_CONTROL_PLANE_LOGS,
             default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
@@ -164,5 +155,67 @@ class InferentiaClusterStack(cdk.Stack):
             # The EKS community add-on; its version is left to EKS, which picks the default for the cluster version.
             self.metrics_server = eks.Addon(self, "MetricsServer", cluster=self.cluster, addon_name="metrics-server")
 
+        # Endpoints: one load balancer for every exposed API; the APIs stack adds a target group and rule per API.
+        self.endpoints_plan = plan_endpoints(config)
+        self.api_load_balancer: ApiLoadBalancer | None = None
+        if self.endpoints_plan is not None:
+            self.api_load_balancer = ApiLoadBalancer(
+                self, "ApiLoadBalancer", cluster=self.cluster, vpc=self.vpc, plan=self.endpoints_plan
+            )
+            cdk.CfnOutput(
+                self,
+                "ApiLoadBalancerDnsName",
+                value=self.api_load_balancer.load_balancer.load_balancer_dns_name,
+                description="DNS name of the APIs' load balancer (point endpoints.domain_name here)",
+            )
+        self._grant_admins(config)
+        cdk.CfnOutput(self, "ClusterName", value=spec.name, description="EKS cluster name")
+        cdk.CfnOutput(
+            self,
+            "UpdateKubeconfigCommand",
+            value=f"aws eks update-kubeconfig --name {spec.name} --region {self.region}",
+            description="Run with the credentials of a cluster.admins principal to get kubectl access",
+        )
+
+        self._log_providers_to_encrypted_groups()
+
         # Know before any Neuron instance launches that the Inf/Trn vCPU quotas cover every node group at max_size.
         self.quota_check = add_quota_check(self, self.neuron_nodegroups, config, log_encryption_key=self.key)
+
+    @staticmethod
+    def _endpoint_access(config: InferentiaConfig) -> eks.EndpointAccess:
+        access = _ENDPOINT_ACCESS[config.cluster.endpoint_access]
+        if config.cluster.endpoint_access == "private":
+            return access
+        # The config rules require CIDRs with a public endpoint: EKS's own default would admit the whole internet.
+        return access.only_from(*config.cluster.public_access_cidrs)
+
+    def _grant_admins(self, config: InferentiaConfig) -> None:
+        admin_policy = eks.AccessPolicy.from_access_policy_name(
+            "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER
+        )
+        for arn in config.cluster.admins:
+            # The id follows the ARN, not its place in the list: reordering admins replaces no access entry.
+            digest = hashlib.sha256(arn.encode()).hexdigest()[:12]
+            self.cluster.grant_access(f"Admin{digest}", arn, [admin_policy])
+
+    def _log_providers_to_encrypted_groups(self) -> None:
+        """aws-cdk-lib's singleton custom resource providers (the one that empties the VPC's default security group;
+        CfnJson's, which renders IRSA trust conditions) are plain CfnResources with no log group setting
+        (aws/aws-cdk#27413), so each would log to a group Lambda creates on first run: unencrypted, kept forever and
+        left behind by a delete. Each gets a log group of its own like ours."""
+        for node in self.node.find_all():
+            if not (isinstance(node, cdk.CfnResource) and node.cfn_resource_type == "AWS::Lambda::Function"):
+                continue
+            if isinstance(node, lambda_.CfnFunction):  # L2 functions: their own log group (ours or the flag's)
+                continue
+            provider = node.node.scope
+            assert provider is not None
+            log_group = logs.LogGroup(
+                self,
+                f"{provider.node.id.replace('Custom::', '')}LogGroup",
+                retention=logs.RetentionDays.ONE_YEAR,
+                encryption_key=self.key,
+                removal_policy=cdk.RemovalPolicy.DESTROY,
+            )
+            node.add_property_override("LoggingConfig.LogGroup", log_group.log_group_name)

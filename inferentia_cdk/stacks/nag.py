@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import IConstruct
 
+from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import NeuronQuotaCheck
@@ -82,18 +83,47 @@ def _acknowledge_cluster(cluster: eks.Cluster) -> None:
     )
 
 
-def _arn_environment(stack: cdk.Stack) -> tuple[str, str]:
-    """Region and account as cdk-nag spells them in a finding id: literal for an environment-specific stack,
-    the pseudo parameter otherwise."""
+def _arn_environment(stack: cdk.Stack) -> tuple[str, str, str]:
+    """Partition, region and account as cdk-nag spells them in a finding id: literal for an environment-specific
+    stack (a known region also fixes the partition), the pseudo parameter otherwise."""
+    partition = "<AWS::Partition>" if cdk.Token.is_unresolved(stack.partition) else stack.partition
     region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
     account = "<AWS::AccountId>" if cdk.Token.is_unresolved(stack.account) else stack.account
-    return region, account
+    return partition, region, account
+
+
+def _as_finding_text(value: object) -> str:
+    """A resolved CloudFormation string as cdk-nag prints it in a finding id: ``Ref`` as ``<Name>``, ``Fn::GetAtt``
+    as ``<Resource.Attribute>``, ``Fn::Join`` joined."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "<" + ".".join(value["Fn::GetAtt"]) + ">"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_as_finding_text(part) for part in parts)
+    raise ValueError(f"no finding text for {value!r}")
+
+
+def _wildcard_resources(policy: iam.Policy) -> list[str]:
+    """Every resource of ``policy`` with a wildcard, as cdk-nag's AwsSolutions-IAM5 names it."""
+    document = cdk.Stack.of(policy).resolve(policy.document)
+    found: list[str] = []
+    for statement in document["Statement"]:
+        resources = statement.get("Resource", [])
+        for resource in resources if isinstance(resources, list) else [resources]:
+            text = _as_finding_text(resource)
+            if "*" in text and text not in found:
+                found.append(text)
+    return found
 
 
 def _acknowledge_neuron_capacity(stack: cdk.Stack) -> None:
     """The Neuron node groups' Auto Scaling group tagging and Cluster Autoscaler's role."""
-    region, account = _arn_environment(stack)
-    asg_arn = f"arn:<AWS::Partition>:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*"
+    partition, region, account = _arn_environment(stack)
+    asg_arn = f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*"
     sdk_function = stack.node.try_find_child("AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", ""))
     if sdk_function is not None:
         _ack(
@@ -128,7 +158,7 @@ def _acknowledge_neuron_capacity(stack: cdk.Stack) -> None:
             )
             _ack(
                 role,
-                f"{_PACK}-IAM5[Resource::arn:<AWS::Partition>:eks:{region}:{account}:nodegroup/"
+                f"{_PACK}-IAM5[Resource::arn:{partition}:eks:{region}:{account}:nodegroup/"
                 f"{construct.cluster_name}/*/*]",
                 "eks:DescribeNodegroup on every node group of this one cluster, whose names and ids are generated at "
                 "deploy; it reads labels and taints of groups at zero nodes",
@@ -147,6 +177,30 @@ def _acknowledge_quota_check(stack: cdk.Stack) -> None:
             )
 
 
+def _acknowledge_api_load_balancer(stack: cdk.Stack) -> None:
+    """The APIs' load balancer: its access log bucket and the AWS Load Balancer Controller's role."""
+    for construct in stack.node.find_all():
+        if not isinstance(construct, ApiLoadBalancer):
+            continue
+        _ack(
+            construct.access_logs,
+            f"{_PACK}-S1",
+            "This bucket receives the load balancer's access logs; its own server access logs would need yet another "
+            "bucket with the same finding, and the access logs already record every request",
+        )
+        service_account = construct.controller.node.find_child("alb-sa")
+        policy = service_account.node.find_child("Role").node.find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy)
+        for resource in _wildcard_resources(policy):
+            _ack(
+                service_account,
+                f"{_PACK}-IAM5[Resource::{resource}]",
+                "The AWS Load Balancer Controller's published IAM policy for the pinned release (aws-cdk-lib's "
+                "AlbController ships it): the target groups, rules and security group rules it manages have generated "
+                "names, and its write actions are conditioned on the elbv2.k8s.aws/cluster tag",
+            )
+
+
 def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: InferentiaApisStack) -> None:
     """Run AwsSolutions on ``app`` at synth and acknowledge what aws-cdk-lib creates in our stacks."""
     # Imported here: cdk-nag's jsii module costs synth time that an app built with nag=False never needs.
@@ -156,6 +210,7 @@ def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: I
     _acknowledge_node_roles(cluster_stack)
     _acknowledge_neuron_capacity(cluster_stack)
     _acknowledge_quota_check(cluster_stack)
+    _acknowledge_api_load_balancer(cluster_stack)
     _acknowledge_cluster(cluster_stack.cluster)
 
 

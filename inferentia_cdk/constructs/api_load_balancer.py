@@ -1,0 +1,126 @@
+"""``ApiLoadBalancer``: the one Application Load Balancer in front of every exposed API, and the AWS Load Balancer
+Controller that registers the APIs' pods in their target groups.
+
+The load balancer is a CloudFormation resource of the cluster stack, not something the controller creates from an
+Ingress at run time: ``cdk destroy`` removes it (controller-made load balancers outlive the stack and block the VPC's
+deletion), its DNS name is known at deploy time, and cdk-nag checks it. Per-API target groups and listener rules
+belong to the APIs stack (:class:`inferentia_cdk.constructs.api_endpoint.ApiEndpoint`).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from ..core.endpoints import EndpointsPlan
+from ..facts import versions
+
+# TLS 1.3 and 1.2 with forward-secret AEAD ciphers only, and post-quantum key exchange where the client offers it.
+TLS_POLICY = elbv2.SslPolicy.TLS13_12_RES_PQ
+ACCESS_LOG_PREFIX = "api-load-balancer"
+ACCESS_LOG_RETENTION = cdk.Duration.days(365)
+
+
+class ApiLoadBalancer(Construct):
+    """An Application Load Balancer (child id ``Resource``) with one listener whose default answer is 404, its own
+    security group, access logs, and the AWS Load Balancer Controller on ``cluster``.
+
+    :param cluster: the EKS cluster whose pods the load balancer calls; the controller is installed on it with
+        aws-cdk-lib's ``AlbController`` at ``versions.AWS_LOAD_BALANCER_CONTROLLER`` (its IAM policy is the one that
+        version documents, granted through IRSA).
+    :param vpc: the cluster's VPC. Internal load balancers sit in its private subnets, internet-facing ones in its
+        public subnets.
+    :param plan: the endpoints plan (``core.endpoints.plan_endpoints``). With a certificate the listener is HTTPS on
+        443 with ``TLS_POLICY``, otherwise HTTP on 80 (internal only; the config rules refuse internet-facing HTTP).
+        Only ``allowed_cidrs`` (default: the VPC's CIDR) may connect, and only to the listener port.
+
+    Access logs go to an S3 bucket of their own (SSE-S3: the only encryption ALB log delivery supports), kept a year
+    and retained when the stack is deleted, because they are the record of who called the APIs.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cluster: eks.Cluster, vpc: ec2.IVpc, plan: EndpointsPlan
+    ):
+        super().__init__(scope, construct_id)
+        self.plan = plan
+        spec = plan.spec
+        port = plan.listener_port
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description=f"inferentia-cdk API load balancer: clients on {port}, pods on their API ports",
+            allow_all_outbound=False,
+        )
+        peers = spec.allowed_cidrs or [vpc.vpc_cidr_block]
+        for cidr in peers:
+            peer = ec2.Peer.ipv6(cidr) if ":" in cidr else ec2.Peer.ipv4(cidr)
+            self.security_group.add_ingress_rule(peer, ec2.Port.tcp(port), f"API clients from {cidr}")
+        # Pods listen on ports >= 1024 (they run as non-root); the controller opens each API's port on the nodes.
+        self.security_group.add_egress_rule(
+            ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp_range(1024, 65535), "API pods in the VPC"
+        )
+        subnet_type = ec2.SubnetType.PUBLIC if plan.internet_facing else ec2.SubnetType.PRIVATE_WITH_EGRESS
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "Resource",
+            vpc=vpc,
+            internet_facing=plan.internet_facing,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=subnet_type),
+            security_group=self.security_group,
+            idle_timeout=cdk.Duration.seconds(spec.idle_timeout_seconds),
+            drop_invalid_header_fields=True,
+        )
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=ACCESS_LOG_RETENTION)],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.load_balancer.log_access_logs(self.access_logs, prefix=ACCESS_LOG_PREFIX)
+        not_found = elbv2.ListenerAction.fixed_response(
+            404, content_type="text/plain", message_body="no API at this path: call /<api-name>/...\n"
+        )
+        if plan.https:
+            assert spec.certificate_arn is not None
+            self.listener = self.load_balancer.add_listener(
+                "Listener",
+                port=port,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_arn(spec.certificate_arn)],
+                ssl_policy=TLS_POLICY,
+                default_action=not_found,
+                open=False,
+            )
+        else:
+            self.listener = self.load_balancer.add_listener(
+                "Listener", port=port, protocol=elbv2.ApplicationProtocol.HTTP, default_action=not_found, open=False
+            )
+        self.controller = eks.AlbController(
+            self,
+            "Controller",
+            cluster=cluster,
+            version=controller_version(),
+            # The public gallery copy of the release image: one address in every region, no ECR login.
+            repository=versions.AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY,
+        )
+
+    @property
+    def host(self) -> str:
+        """The host name in the APIs' URLs: ``endpoints.domain_name``, or the load balancer's own DNS name."""
+        return self.plan.spec.domain_name or self.load_balancer.load_balancer_dns_name
+
+
+def controller_version() -> eks.AlbControllerVersion:
+    """aws-cdk-lib's entry for the pinned controller: it carries the chart version and that release's IAM policy."""
+    name = "V" + versions.AWS_LOAD_BALANCER_CONTROLLER.removeprefix("v").replace(".", "_")
+    version: eks.AlbControllerVersion = getattr(eks.AlbControllerVersion, name)
+    return version
