@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,15 @@ class Synthesized:
 
     def kubernetes_objects(self) -> list[dict[str, Any]]:
         return [obj for template in self.templates.values() for obj in kubernetes_objects(template)]
+
+
+def bare_environment() -> dict[str, str]:
+    """A shell's environment as a user has it: no virtualenv on PATH, no JSII_NODE, no PYTHONPATH."""
+    venv = (ROOT / ".venv").resolve()
+    path = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if p and not Path(p).resolve().is_relative_to(venv)
+    )
+    return {"HOME": os.environ.get("HOME", "/root"), "PATH": path, "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def cli_context(config_path: Path) -> dict[str, Any]:

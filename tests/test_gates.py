@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from crd_schemas import CRD_SCHEMAS
-from synth_support import ROOT, Synthesized
+from synth_support import ROOT, Synthesized, bare_environment
 
 pytestmark = pytest.mark.gate
 
@@ -52,14 +51,13 @@ CFN_LINT_ACCEPTED = [
 
 @pytest.fixture(scope="module")
 def cli_outdir(full_app: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`make synth CONFIG=examples/full.yaml`, written to a temporary directory: the CDK CLI runs app.py."""
+    """`npx cdk synth --context config=examples/full.yaml` as a user types it, with no virtualenv activated and nothing
+    exported (cdk.json runs .venv/bin/python), written to a temporary directory."""
     if not CDK_CLI.exists():
         pytest.fail(f"the CDK CLI is not installed at {CDK_CLI}; run `make test`, which installs it")
     outdir = tmp_path_factory.mktemp("cli-cdk.out")
     env = {
-        **os.environ,
-        # cdk.json's "python3 app.py" must find this interpreter, as `make synth` finds the project's virtualenv.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **bare_environment(),
         # Nothing leaves the machine: no telemetry, no version check (notices are off below), no AWS profile.
         "CDK_DISABLE_CLI_TELEMETRY": "true",
         "CDK_DISABLE_VERSION_CHECK": "true",
