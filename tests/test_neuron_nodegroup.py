@@ -62,7 +62,7 @@ def bare_cluster() -> Any:
         stack,
         "Cluster",
         cluster_name="rules",
-        version=eks.KubernetesVersion.V1_35,
+        version=eks.KubernetesVersion.V1_36,
         default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
         default_capacity=0,
     )

@@ -10,7 +10,7 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
+from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct
 
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
@@ -26,8 +26,8 @@ _ENDPOINT_ACCESS = {
 }
 
 KUBERNETES_VERSIONS = {
-    "1.34": eks.KubernetesVersion.V1_34,
     "1.35": eks.KubernetesVersion.V1_35,
+    "1.36": eks.KubernetesVersion.V1_36,
 }
 
 _ALL_CONTROL_PLANE_LOGS = [
@@ -89,7 +89,7 @@ class InferentiaClusterStack(cdk.Stack):
             cluster_logging=_ALL_CONTROL_PLANE_LOGS,
             default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
             default_capacity=0,
-            kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(self, "KubectlLayer")),
+            kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV36Layer(self, "KubectlLayer")),
         )
 
         system = spec.system_node_group
