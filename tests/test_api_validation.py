@@ -365,10 +365,11 @@ def test_render_shape_and_hardening() -> None:
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["NEURONCORE_GROUP_SIZES"] == env["NEURON_RT_NUM_CORES"] == "1"
+    assert env["NEURON_RT_NUM_CORES"] == "1"
     assert env["INFERENTIA_PROCESSES_PER_REPLICA"] == "4"
     assert env["INFERENTIA_THREADS_PER_PROCESS"] == "1"
-    assert container["env"][0]["name"] == "NEURONCORE_GROUP_SIZES"  # inf1 is a runtime 1.x family
+    assert container["env"][0]["name"] == "NEURON_RT_NUM_CORES"  # inf1 runs Neuron runtime 2.x too
+    assert "NEURONCORE_GROUP_SIZES" not in env
     policy = objects[-1]["spec"]
     assert policy["policyTypes"] == ["Ingress"]
     assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
