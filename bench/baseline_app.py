@@ -4,7 +4,7 @@ The issue asks for "the same VPC, cluster": the VPC and cluster below carry the 
 config (the same subnets, flow logs to a KMS-encrypted log group, secrets encryption, every control-plane log, a
 private endpoint, the kubectl layer), written by hand. Then one Neuron node group and per API one hand-written
 Deployment + Service manifest. Everything else ours adds (system node group, device plugin, Cluster Autoscaler,
-metrics-server, quota check, node group tags, six objects per API) is counted against ours.
+metrics-server, node monitoring agent, quota check, six objects per API) is counted against ours.
 Usage: python bench/baseline_app.py N_APIS OUTDIR
 """
 

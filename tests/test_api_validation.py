@@ -284,8 +284,8 @@ def test_kube_reserved_memory_follows_nodeadm() -> None:
 def test_inf1_xlarge_allocatable() -> None:
     node = node_allocatable(catalog.INSTANCE_TYPES["inf1.xlarge"])
     assert node.max_pods == 38
-    assert node.cpu_millicores == 4000 - 80 - 175
-    assert node.memory_mib == int(8 * 1024 * 0.925) - 673 - 100 - 64
+    assert node.cpu_millicores == 4000 - 80 - 185
+    assert node.memory_mib == int(8 * 1024 * 0.925) - 673 - 100 - 94
 
 
 def _requests(objects: list[dict[str, Any]], daemonset: str) -> tuple[int, int]:

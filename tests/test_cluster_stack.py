@@ -96,6 +96,22 @@ def test_every_supported_version_has_an_aws_cdk_lib_version_and_pinned_add_on_im
         assert tuple(images) == versions.KUBERNETES_VERSIONS
 
 
+def test_node_monitoring_agent_is_installed_after_the_system_nodes(default_app: Synthesized) -> None:
+    template = default_app.template("Cluster")
+    (agent,) = [
+        r
+        for r in _resources(template, "AWS::EKS::Addon")
+        if r["Properties"]["AddonName"] == "eks-node-monitoring-agent"
+    ]
+    (system_id,) = [
+        logical_id
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::EKS::Nodegroup"
+        and r["Properties"].get("Labels", {}).get("inferentia-cdk/role") == "system"
+    ]
+    assert system_id in agent["DependsOn"]
+
+
 def test_stacks_are_environment_agnostic_without_account_and_region(default_app: Synthesized) -> None:
     for stack in default_app.stacks.values():
         assert cdk.Token.is_unresolved(stack.account)

@@ -40,3 +40,8 @@ CLUSTER_AUTOSCALER_IMAGES: Final[Mapping[str, str]] = MappingProxyType(
         "1.36": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1",
     }
 )
+
+NODE_MONITORING_AGENT_ADDON: Final = "eks-node-monitoring-agent"
+"""The EKS add-on that reports Neuron device failures as the node condition ``AcceleratedHardwareReady``, which node
+auto-repair acts on (EKS User Guide, "Detect node health issues with the EKS node monitoring agent"). Its version is
+left to EKS, which installs the default for the cluster's version, as for metrics-server."""

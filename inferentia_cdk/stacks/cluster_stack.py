@@ -17,6 +17,7 @@ from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
+from ..facts import versions
 from ..spec.models import InferentiaConfig
 
 _ENDPOINT_ACCESS = {
@@ -40,7 +41,8 @@ _ALL_CONTROL_PLANE_LOGS = [
 
 
 class InferentiaClusterStack(cdk.Stack):
-    """VPC, encrypted EKS cluster with all control-plane logs, system nodes and the config's Neuron node groups.
+    """VPC, encrypted EKS cluster with all control-plane logs, system nodes, the config's Neuron node groups and the
+    add-ons they need: the Neuron device plugin, the EKS node monitoring agent, Cluster Autoscaler and metrics-server.
 
     APIs live in :class:`InferentiaApisStack`, so changing an API never touches this stack's template.
     """
@@ -109,10 +111,16 @@ class InferentiaClusterStack(cdk.Stack):
         # Neuron capacity: one node group per config entry, one device plugin for all of them.
         self.neuron_nodegroups: dict[str, NeuronNodegroup] = {
             group.name: NeuronNodegroup.from_spec(
-                self, f"NeuronNodegroup-{group.name}", cluster=self.cluster, spec=group, cluster_name=spec.name
+                self, f"NeuronNodegroup-{group.name}", cluster=self.cluster, spec=group
             )
             for group in config.node_groups
         }
+        # Node auto-repair of the Neuron node groups acts on what this agent reports, failed Neuron devices included.
+        self.node_monitoring_agent = eks.Addon(
+            self, "NodeMonitoringAgent", cluster=self.cluster, addon_name=versions.NODE_MONITORING_AGENT_ADDON
+        )
+        # After the system nodes, so that its DaemonSet has nodes to run on as soon as EKS installs it.
+        self.node_monitoring_agent.node.add_dependency(self.system_nodegroup)
         self.device_plugin = NeuronDevicePlugin.of(
             self.cluster, spec=config.device_plugin, kubernetes_version=spec.kubernetes_version
         )
