@@ -4,7 +4,7 @@ The issue asks for "the same VPC, cluster": the VPC and cluster below carry the 
 config (the same subnets, flow logs to a KMS-encrypted log group, secrets encryption, every control-plane log, a
 private endpoint, the kubectl layer), written by hand. Then one Neuron node group and per API one hand-written
 Deployment + Service manifest. Everything else ours adds (system node group, device plugin, Cluster Autoscaler,
-metrics-server, quota check, node group tags, six objects per API) is counted against ours.
+metrics-server, node monitoring agent, quota check, six objects per API) is counted against ours.
 Usage: python bench/baseline_app.py N_APIS OUTDIR
 """
 
@@ -18,7 +18,7 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
+from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 
 
 def deployment_and_service(name: str) -> list[dict[str, object]]:
@@ -87,7 +87,7 @@ def main() -> None:
         cluster_stack,
         "Cluster",
         cluster_name="bench",
-        version=eks.KubernetesVersion.V1_35,
+        version=eks.KubernetesVersion.V1_36,
         vpc=vpc,
         vpc_subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)],
         endpoint_access=eks.EndpointAccess.PRIVATE,
@@ -101,7 +101,7 @@ def main() -> None:
         ],
         default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
         default_capacity=0,
-        kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(cluster_stack, "Kubectl")),
+        kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV36Layer(cluster_stack, "Kubectl")),
     )
     eks.Nodegroup(
         cluster_stack,

@@ -284,8 +284,8 @@ def test_kube_reserved_memory_follows_nodeadm() -> None:
 def test_inf1_xlarge_allocatable() -> None:
     node = node_allocatable(catalog.INSTANCE_TYPES["inf1.xlarge"])
     assert node.max_pods == 38
-    assert node.cpu_millicores == 4000 - 80 - 175
-    assert node.memory_mib == int(8 * 1024 * 0.925) - 673 - 100 - 64
+    assert node.cpu_millicores == 4000 - 80 - 185
+    assert node.memory_mib == int(8 * 1024 * 0.925) - 673 - 100 - 94
 
 
 def _requests(objects: list[dict[str, Any]], daemonset: str) -> tuple[int, int]:
@@ -365,10 +365,11 @@ def test_render_shape_and_hardening() -> None:
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["NEURONCORE_GROUP_SIZES"] == env["NEURON_RT_NUM_CORES"] == "1"
+    assert env["NEURON_RT_NUM_CORES"] == "1"
     assert env["INFERENTIA_PROCESSES_PER_REPLICA"] == "4"
     assert env["INFERENTIA_THREADS_PER_PROCESS"] == "1"
-    assert container["env"][0]["name"] == "NEURONCORE_GROUP_SIZES"  # inf1 is a runtime 1.x family
+    assert container["env"][0]["name"] == "NEURON_RT_NUM_CORES"  # inf1 runs Neuron runtime 2.x too
+    assert "NEURONCORE_GROUP_SIZES" not in env
     policy = objects[-1]["spec"]
     assert policy["policyTypes"] == ["Ingress"]
     assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]

@@ -16,7 +16,7 @@ from inferentia_cdk.kube import autoscaler as render_autoscaler
 WRITE_ACTIONS = {"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"}
 
 
-def _render(version: str = "1.35", patterns: tuple[str, ...] = (".*system-group.*",)) -> list[dict[str, Any]]:
+def _render(version: str = "1.36", patterns: tuple[str, ...] = (".*system-group.*",)) -> list[dict[str, Any]]:
     return render_autoscaler.cluster_autoscaler_objects(
         cluster_name="prod", kubernetes_version=version, region="eu-west-1", non_neuron_group_patterns=patterns
     )

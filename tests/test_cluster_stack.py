@@ -75,6 +75,43 @@ def test_system_node_group_hosts_the_add_ons(default_app: Synthesized) -> None:
     assert "Taints" not in system[0]
 
 
+def test_cluster_runs_the_default_kubernetes_version_with_a_kubectl_of_the_same_minor(default_app: Synthesized) -> None:
+    from inferentia_cdk.facts import versions
+
+    template = default_app.template("Cluster")
+    assert versions.DEFAULT_KUBERNETES_VERSION == versions.KUBERNETES_VERSIONS[-1] == "1.36"
+    assert _cluster_properties(template)["Version"] == "1.36"
+    layers = [r["Properties"].get("Description", "") for r in _resources(template, "AWS::Lambda::LayerVersion")]
+    # kubectl supports one minor of skew either way; the layer's kubectl must reach every supported version.
+    (kubectl,) = [d for d in layers if "/opt/kubectl/kubectl" in d]
+    assert " 1.36." in kubectl
+
+
+def test_every_supported_version_has_an_aws_cdk_lib_version_and_pinned_add_on_images() -> None:
+    from inferentia_cdk.facts import versions
+    from inferentia_cdk.stacks.cluster_stack import KUBERNETES_VERSIONS
+
+    assert tuple(KUBERNETES_VERSIONS) == versions.KUBERNETES_VERSIONS == ("1.35", "1.36")
+    for images in (versions.KUBE_SCHEDULER_IMAGES, versions.CLUSTER_AUTOSCALER_IMAGES):
+        assert tuple(images) == versions.KUBERNETES_VERSIONS
+
+
+def test_node_monitoring_agent_is_installed_after_the_system_nodes(default_app: Synthesized) -> None:
+    template = default_app.template("Cluster")
+    (agent,) = [
+        r
+        for r in _resources(template, "AWS::EKS::Addon")
+        if r["Properties"]["AddonName"] == "eks-node-monitoring-agent"
+    ]
+    (system_id,) = [
+        logical_id
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::EKS::Nodegroup"
+        and r["Properties"].get("Labels", {}).get("inferentia-cdk/role") == "system"
+    ]
+    assert system_id in agent["DependsOn"]
+
+
 def test_stacks_are_environment_agnostic_without_account_and_region(default_app: Synthesized) -> None:
     for stack in default_app.stacks.values():
         assert cdk.Token.is_unresolved(stack.account)

@@ -48,7 +48,7 @@ def test_bundled_examples_are_valid(name: str) -> None:
 
 def test_defaults_are_explicit_behaviour(tmp_path: Path) -> None:
     config = load_config(_write(tmp_path, VALID)).config
-    assert config.cluster.kubernetes_version == "1.35"
+    assert config.cluster.kubernetes_version == "1.36"
     assert config.cluster.endpoint_access == "private"
     assert config.quota_check == "deploy"
     assert config.quota_shortfall == "fail"
@@ -99,7 +99,7 @@ def test_unquoted_kubernetes_version_is_explained(tmp_path: Path) -> None:
 
 def test_unsupported_kubernetes_version_lists_valid_ones(tmp_path: Path) -> None:
     (line,) = _problems(tmp_path, VALID.replace("name: demo", 'name: demo\n  kubernetes_version: "1.29"'))
-    assert "valid: 1.34, 1.35" in line
+    assert "valid: 1.35, 1.36" in line
 
 
 def test_missing_required_field(tmp_path: Path) -> None:
@@ -135,9 +135,7 @@ def test_node_group_rules(changes: dict[str, object], fragment: str) -> None:
 
 
 def test_valid_node_group_has_no_problems() -> None:
-    spec = NodeGroupSpec(
-        name="g", instance_types=["inf2.xlarge", "inf2.8xlarge"], min_size=0, desired_size=1, max_size=2
-    )
+    spec = NodeGroupSpec(name="g", instance_types=["inf2.xlarge"], min_size=0, desired_size=1, max_size=2)
     assert check_node_group(spec) == []
 
 

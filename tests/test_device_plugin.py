@@ -17,7 +17,7 @@ from inferentia_cdk.spec.models import DevicePluginSpec
 COMBINATIONS = list(itertools.product([False, True], [False, True], versions.KUBERNETES_VERSIONS))
 
 
-def _render(scheduler_extension: bool = False, monitor: bool = False, version: str = "1.35") -> list[dict[str, Any]]:
+def _render(scheduler_extension: bool = False, monitor: bool = False, version: str = "1.36") -> list[dict[str, Any]]:
     spec = DevicePluginSpec(scheduler_extension=scheduler_extension, monitor=monitor)
     return render_neuron.neuron_objects(spec, version)
 
@@ -194,7 +194,7 @@ def test_monitor_runs_on_neuron_nodes_behind_a_scrapable_service() -> None:
 def test_of_returns_one_plugin_per_cluster() -> None:
     import aws_cdk as cdk
     from aws_cdk import aws_eks_v2 as eks
-    from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
+    from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 
     from inferentia_cdk.constructs.neuron_device_plugin import NeuronDevicePlugin
 
@@ -202,10 +202,10 @@ def test_of_returns_one_plugin_per_cluster() -> None:
     cluster = eks.Cluster(
         stack,
         "Cluster",
-        version=eks.KubernetesVersion.V1_35,
+        version=eks.KubernetesVersion.V1_36,
         default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
         default_capacity=0,
-        kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(stack, "Kubectl")),
+        kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV36Layer(stack, "Kubectl")),
     )
     first = NeuronDevicePlugin.of(cluster)
     assert NeuronDevicePlugin.of(cluster) is first

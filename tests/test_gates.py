@@ -108,7 +108,18 @@ def _validation_report(app: Synthesized) -> dict[str, Any]:
 def test_cdk_nag_reports_nothing_unacknowledged(any_app: Synthesized) -> None:
     report = _validation_report(any_app)
     assert {r["pluginName"] for r in report["pluginReports"]} >= {NAG_PACK}
-    assert [(r["pluginName"], r["violations"]) for r in report["pluginReports"] if r["violations"]] == []
+    # Construct annotations are reported beside the packs: only our own warnings may be there (each with an id a
+    # user can acknowledge, such as the inf1 driver notice the examples show on purpose), never an error.
+    annotations = [
+        v for r in report["pluginReports"] if r["pluginName"] == "Construct Annotations" for v in r["violations"]
+    ]
+    assert [
+        (v["ruleName"], v["severity"])
+        for v in annotations
+        if v["severity"] != "warning" or not v["ruleName"].startswith("Annotation::inferentia-cdk:")
+    ] == []
+    packs = [r for r in report["pluginReports"] if r["pluginName"] != "Construct Annotations"]
+    assert [(r["pluginName"], r["violations"]) for r in packs if r["violations"]] == []
     assert set(any_app.templates) == {"InferentiaCluster", "InferentiaApis"}
 
 
@@ -127,7 +138,7 @@ def test_every_cdk_nag_acknowledgement_is_still_needed(any_app: Synthesized) -> 
     suppressed = {
         (violation["acknowledgedId"], violation["acknowledgedAt"])
         for report in _validation_report(any_app)["pluginReports"]
-        for violation in report["suppressedViolations"]
+        for violation in report.get("suppressedViolations", [])
     }
     assert sorted(acknowledged - suppressed) == []
 

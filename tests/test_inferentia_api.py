@@ -133,13 +133,128 @@ def test_pods_carry_the_ncg_layout_as_environment(synth: Synth) -> None:
         container = _by_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
         layouts[objects[0]["metadata"]["name"]] = {e["name"]: e.get("value") for e in container["env"]}
     # bert-large: 2 inf1 chips = 8 cores over 4 processes; resnet50: 1 inf2 chip = 2 cores over 2 processes.
-    assert layouts["bert-large"]["NEURONCORE_GROUP_SIZES"] == "2"
     assert layouts["bert-large"]["NEURON_RT_NUM_CORES"] == "2"
+    # Runtime 1.x's variable: inf1 runs runtime 2.x too, and the variable has had no effect since Neuron 1.20.
+    assert all("NEURONCORE_GROUP_SIZES" not in layout for layout in layouts.values())
     assert layouts["bert-large"]["INFERENTIA_PROCESSES_PER_REPLICA"] == "4"
     assert layouts["bert-large"]["INFERENTIA_THREADS_PER_PROCESS"] == "2"
     assert layouts["bert-large"]["MODEL_NAME"] == "bert-large-uncased"
     assert layouts["resnet50"]["NEURON_RT_NUM_CORES"] == "1"
     assert layouts["resnet50"]["INFERENTIA_PROCESSES_PER_REPLICA"] == "2"
+
+
+def _pod(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    pod: dict[str, Any] = _by_kind(objects, "Deployment")["spec"]["template"]["spec"]
+    return pod
+
+
+def test_pods_get_writable_tmp_var_tmp_home_and_shm_under_a_read_only_root(synth: Synth) -> None:
+    for objects in _manifests(synth.templates["InferentiaApis"]):
+        pod = _pod(objects)
+        (container,) = pod["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        volumes = {v["name"]: v["emptyDir"] for v in pod["volumes"]}
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        # The Neuron compiler caches under /var/tmp/neuron-compile-cache by default.
+        assert set(mounts) == {"/tmp", "/var/tmp", "/home/inference", "/dev/shm"}
+        assert set(mounts.values()) == set(volumes)
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["HOME"] == "/home/inference"
+        assert volumes[mounts["/dev/shm"]]["medium"] == "Memory"
+        assert all("medium" not in volumes[mounts[path]] for path in ("/tmp", "/var/tmp", "/home/inference"))
+
+
+def test_shm_holds_at_most_half_the_replicas_memory_which_it_counts_against(synth: Synth) -> None:
+    limits = {}
+    for objects in _manifests(synth.templates["InferentiaApis"]):
+        pod = _pod(objects)
+        (shm,) = [v["emptyDir"] for v in pod["volumes"] if v["emptyDir"].get("medium") == "Memory"]
+        limits[objects[0]["metadata"]["name"]] = (shm["sizeLimit"], pod["containers"][0]["resources"]["limits"])
+    assert limits["bert-large"][0] == "6144Mi" and limits["bert-large"][1]["memory"] == "12Gi"
+    assert limits["resnet50"][0] == "4096Mi" and limits["resnet50"][1]["memory"] == "8Gi"
+
+
+def test_shm_of_a_token_memory_is_the_memory_limit_itself(synth: Synth) -> None:
+    from inferentia_cdk.kube.api import shm_size_limit
+
+    def with_memory(mem: str) -> Any:
+        spec = synth.config.apis[1]
+        return spec.model_copy(update={"compute": spec.compute.model_copy(update={"mem": mem})})
+
+    token = "${Token[TOKEN.123]}"
+    assert shm_size_limit(with_memory(token)) == token
+    assert shm_size_limit(with_memory("6G")) == "2861Mi"  # 6e9 bytes = 5722.0 MiB
+
+
+def test_an_apis_own_home_replaces_ours(synth: Synth) -> None:
+    from inferentia_cdk.kube.api import render_api
+
+    spec = synth.config.apis[1].model_copy(update={"env": {"HOME": "/models"}})
+    node_group = synth.config.node_group(spec.node_group)
+    assert node_group is not None
+    (container,) = _pod(render_api(spec, node_group))["containers"]
+    assert [e["value"] for e in container["env"] if e["name"] == "HOME"] == ["/models"]
+
+
+# Pod Security Standards, "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards), baseline included.
+_RESTRICTED_VOLUME_TYPES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def _restricted_violations(pod: dict[str, Any]) -> list[str]:
+    found = [f"pod.{key}" for key in ("hostNetwork", "hostPID", "hostIPC") if pod.get(key)]
+    for volume in pod.get("volumes", []):
+        found += [f"volume {volume['name']}: {t}" for t in set(volume) - {"name"} - _RESTRICTED_VOLUME_TYPES]
+    pod_context = pod.get("securityContext", {})
+    containers = pod["containers"] + pod.get("initContainers", [])
+    for container in containers:
+        name, context = container["name"], container.get("securityContext", {})
+        if context.get("privileged"):
+            found.append(f"{name}: privileged")
+        if context.get("allowPrivilegeEscalation") is not False:
+            found.append(f"{name}: allowPrivilegeEscalation is not false")
+        capabilities = context.get("capabilities", {})
+        if "ALL" not in capabilities.get("drop", []) or set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}:
+            found.append(f"{name}: capabilities")
+        if not context.get("runAsNonRoot", pod_context.get("runAsNonRoot")):
+            found.append(f"{name}: runAsNonRoot")
+        if context.get("runAsUser", pod_context.get("runAsUser")) == 0:
+            found.append(f"{name}: runAsUser 0")
+        seccomp = context.get("seccompProfile", pod_context.get("seccompProfile", {}))
+        if seccomp.get("type") not in ("RuntimeDefault", "Localhost"):
+            found.append(f"{name}: seccompProfile")
+        if any(port.get("hostPort") for port in container.get("ports", [])):
+            found.append(f"{name}: hostPort")
+        if context.get("procMount", "Default") != "Default":
+            found.append(f"{name}: procMount")
+    if pod_context.get("sysctls"):
+        found.append("pod: sysctls")
+    return found
+
+
+def test_api_namespaces_enforce_the_restricted_pod_security_standard_that_their_pods_meet(synth: Synth) -> None:
+    for objects in _manifests(synth.templates["InferentiaApis"]):
+        namespace = _by_kind(objects, "Namespace")
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert _restricted_violations(_pod(objects)) == []
+
+
+def test_the_restricted_check_catches_what_restricted_admission_rejects(synth: Synth) -> None:
+    pod = _pod(_manifests(synth.templates["InferentiaApis"])[0])
+    broken = json.loads(json.dumps(pod))
+    broken["volumes"].append({"name": "host", "hostPath": {"path": "/var/run"}})
+    broken["containers"][0]["securityContext"]["capabilities"] = {"drop": ["ALL"], "add": ["SYS_ADMIN"]}
+    del broken["containers"][0]["securityContext"]["runAsNonRoot"]
+    del broken["securityContext"]["runAsNonRoot"]
+    assert _restricted_violations(broken) == ["volume host: hostPath", "api: capabilities", "api: runAsNonRoot"]
 
 
 def test_every_rendered_object_passes_kubernetes_validate(synth: Synth) -> None:

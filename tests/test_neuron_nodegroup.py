@@ -1,4 +1,5 @@
-"""NeuronNodegroup: its rules (each fails without it), the synthesized node groups and their Auto Scaling group tags.
+"""NeuronNodegroup: its rules (each fails without it), warnings, and the synthesized node groups: the tags Cluster
+Autoscaler reads, Bottlerocket's launch template and node auto-repair.
 
 Templates come from the session-wide example apps (one synth each); rule tests build constructs without synthesizing.
 """
@@ -6,20 +7,21 @@ Templates come from the session-wide example apps (one synth each); rule tests b
 from __future__ import annotations
 
 import json
+import tomllib
 from typing import Any
 
 import pytest
-from synth_support import Synthesized, _flatten
+from synth_support import Synthesized
 
 from inferentia_cdk.core.capacity import NodeGroupCapacity
+from inferentia_cdk.core.validation import check_node_group
 from inferentia_cdk.facts import catalog
-from inferentia_cdk.kube.neuron import autoscaling_group_tags, node_template_tags
+from inferentia_cdk.kube.neuron import node_template_tags
 from inferentia_cdk.spec.models import NodeGroupSpec
-from inferentia_cdk.spec.problems import ConfigError
+from inferentia_cdk.spec.problems import ConfigError, errors, warnings
 
 NEURON = "k8s.io/cluster-autoscaler/node-template/resources/aws.amazon.com/neuron"
 NEURONCORE = "k8s.io/cluster-autoscaler/node-template/resources/aws.amazon.com/neuroncore"
-TAINT = "k8s.io/cluster-autoscaler/node-template/taint/aws.amazon.com/neuron"
 
 
 # --- pure: the tags Cluster Autoscaler reads --------------------------------------------------------------------------
@@ -27,12 +29,7 @@ TAINT = "k8s.io/cluster-autoscaler/node-template/taint/aws.amazon.com/neuron"
 
 def test_node_template_tags_carry_per_node_counts_of_inf1_6xlarge() -> None:
     capacity = NodeGroupCapacity.of(NodeGroupSpec(name="big", instance_types=["inf1.6xlarge"], max_size=2))
-    tags = node_template_tags(capacity)
-    assert tags[NEURON] == "4"
-    assert tags[NEURONCORE] == "16"
-    assert tags[TAINT] == "true:NoSchedule"
-    assert tags["k8s.io/cluster-autoscaler/node-template/label/aws.amazon.com/neuron"] == "true"
-    assert tags["k8s.io/cluster-autoscaler/node-template/label/inferentia-cdk/node-group"] == "big"
+    assert node_template_tags(capacity) == {NEURON: "4", NEURONCORE: "16"}
 
 
 def test_node_template_tags_promise_only_what_every_instance_type_has() -> None:
@@ -41,11 +38,37 @@ def test_node_template_tags_promise_only_what_every_instance_type_has() -> None:
     assert (tags[NEURON], tags[NEURONCORE]) == ("1", "2")
 
 
-def test_autoscaling_group_tags_include_discovery_tags_of_the_cluster() -> None:
-    capacity = NodeGroupCapacity.of(NodeGroupSpec(name="g", instance_types=["inf2.xlarge"]))
-    tags = autoscaling_group_tags(capacity, "prod")
-    assert tags["k8s.io/cluster-autoscaler/enabled"] == "true"
-    assert tags["k8s.io/cluster-autoscaler/prod"] == "owned"
+# --- warnings: the group is built, the choice is reported ---------------------------------------------------------
+
+
+def test_a_group_of_several_sizes_is_warned_about_cluster_autoscalers_single_node_template() -> None:
+    spec = NodeGroupSpec(name="g", instance_types=["inf2.xlarge", "inf2.8xlarge"])
+    found = check_node_group(spec, ("node_groups", 0))
+    assert errors(found) == []
+    (warning,) = warnings(found)
+    assert warning.path == ("node_groups", 0, "instance_types")
+    assert (
+        "mixes instance sizes (inf2.xlarge: 4 vCPUs, 16 GiB, 1 chip; inf2.8xlarge: 32 vCPUs, 128 GiB" in warning.message
+    )
+    assert "Cluster Autoscaler" in warning.message and "one instance type per node group" in warning.message
+
+
+@pytest.mark.parametrize(
+    "instance_types",
+    [["inf2.xlarge"], ["trn1.32xlarge"], ["inf2.xlarge", "inf2.xlarge"], ["inf1.xlarge", "inf2.xlarge"]],
+)
+def test_one_size_or_an_invalid_group_gets_no_size_warning(instance_types: list[str]) -> None:
+    found = check_node_group(NodeGroupSpec(name="g", instance_types=instance_types))
+    assert not [w for w in warnings(found) if "mixes instance sizes" in w.message]
+
+
+def test_inf1_is_warned_about_its_legacy_neuron_driver_and_stays_valid() -> None:
+    (warning,) = check_node_group(NodeGroupSpec(name="g", instance_types=["inf1.xlarge"]))
+    assert warning.severity == "warning"
+    assert warning.path == ("instance_types",)
+    assert warning.message.startswith("inf1.xlarge: Neuron drivers after 2.24 no longer support inf1")
+    assert "legacy driver" in warning.message and "inf2" in warning.message
+    assert check_node_group(NodeGroupSpec(name="g", instance_types=["inf2.xlarge"])) == []
 
 
 # --- rules: ConfigError before any resource ---------------------------------------------------------------------------
@@ -62,7 +85,7 @@ def bare_cluster() -> Any:
         stack,
         "Cluster",
         cluster_name="rules",
-        version=eks.KubernetesVersion.V1_35,
+        version=eks.KubernetesVersion.V1_36,
         default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
         default_capacity=0,
     )
@@ -138,6 +161,30 @@ def test_every_problem_is_reported_at_once(bare_cluster: Any) -> None:
     assert "3 problems" in message
 
 
+def test_warnings_become_acknowledgeable_annotations_on_the_group(bare_cluster: Any) -> None:
+    group = _build(bare_cluster, instance_types=["inf1.xlarge", "inf1.2xlarge"])
+    messages = [str(entry.data) for entry in group.node.metadata if entry.type == "aws:cdk:warning"]
+    assert len(messages) == len(group.warnings) == 2
+    assert all("[ack: inferentia-cdk:instance_types]" in m for m in messages)
+    assert any("mixes instance sizes" in m for m in messages) and any(
+        "inf1.xlarge, inf1.2xlarge" in m for m in messages
+    )
+    quiet = _build(bare_cluster, instance_types=["inf2.xlarge"])
+    assert quiet.warnings == () and not [e for e in quiet.node.metadata if e.type == "aws:cdk:warning"]
+
+
+def test_node_auto_repair_is_on_unless_turned_off(bare_cluster: Any) -> None:
+    from aws_cdk import aws_eks_v2 as eks
+
+    def repair(group: Any) -> Any:
+        resource = group.nodegroup.node.default_child
+        assert isinstance(resource, eks.CfnNodegroup)
+        return bare_cluster.stack.resolve(resource.node_repair_config)
+
+    assert repair(_build(bare_cluster)) == {"enabled": True}
+    assert repair(_build(bare_cluster, node_auto_repair=False)) is None
+
+
 def test_valid_props_expose_capacity(bare_cluster: Any) -> None:
     group = _build(bare_cluster, name="big", instance_types=["inf1.6xlarge"], capacity_type="spot", max_size=3)
     capacity = group.capacity
@@ -200,78 +247,67 @@ def test_stack_exposes_neuron_nodegroups_by_name(full_app: Synthesized) -> None:
         assert group.spec.name == name
 
 
-def _sdk_calls(template: dict[str, Any], action: str) -> list[dict[str, Any]]:
-    calls = []
-    for resource in _resources(template, "Custom::AWS").values():
-        for phase in ("Create", "Update"):
-            call = json.loads(_flatten(resource["Properties"][phase]))
-            if call["action"] == action:
-                calls.append(call)
-    return calls
+def test_every_neuron_group_has_node_auto_repair(any_app: Synthesized) -> None:
+    groups = _neuron_nodegroups(any_app)
+    assert groups and all(g["NodeRepairConfig"] == {"Enabled": True} for g in groups)
 
 
-def _asg_tags(app: Synthesized) -> list[dict[str, str]]:
-    """The tags written to each Neuron node group's Auto Scaling group (one dict per create and per update call)."""
-    calls = _sdk_calls(app.template("Cluster"), "createOrUpdateTags")
-    return [{tag["Key"]: tag["Value"] for tag in call["parameters"]["Tags"]} for call in calls]
+def test_node_monitoring_agent_add_on_reports_what_auto_repair_acts_on(any_app: Synthesized) -> None:
+    addons = {a["Properties"]["AddonName"] for a in _resources(any_app.template("Cluster"), "AWS::EKS::Addon").values()}
+    assert "eks-node-monitoring-agent" in addons
 
 
-def test_autoscaler_tags_reach_the_auto_scaling_group_on_create_and_update(any_app: Synthesized) -> None:
-    tag_sets = _asg_tags(any_app)
-    groups = any_app.stacks["cluster"].config.node_groups
-    assert len(tag_sets) == 2 * len(groups)
-    for call in _sdk_calls(any_app.template("Cluster"), "createOrUpdateTags"):
-        assert {t["ResourceType"] for t in call["parameters"]["Tags"]} == {"auto-scaling-group"}
-    lookups = _sdk_calls(any_app.template("Cluster"), "describeNodegroup")
-    assert len(lookups) == 2 * len(groups)
-    assert {tuple(c["outputPaths"]) for c in lookups} == {("nodegroup.resources.autoScalingGroups.0.name",)}
+def test_scale_from_zero_tags_are_on_the_node_group_itself(full_app: Synthesized) -> None:
+    """Cluster Autoscaler reads them with eks:DescribeNodegroup; labels and taints come from the group as they are."""
+    by_name = {g["Labels"]["inferentia-cdk/node-group"]: g for g in _neuron_nodegroups(full_app)}
+    assert by_name["inf1-large"]["Tags"] == {NEURON: "4", NEURONCORE: "16"}
+    assert by_name["inf2-spot"]["Tags"] == {NEURON: "1", NEURONCORE: "2"}
 
 
-def test_discovery_tags_on_every_neuron_group(any_app: Synthesized) -> None:
-    cluster_name = any_app.stacks["cluster"].config.cluster.name
-    for tags in _asg_tags(any_app):
-        assert tags["k8s.io/cluster-autoscaler/enabled"] == "true"
-        assert tags[f"k8s.io/cluster-autoscaler/{cluster_name}"] == "owned"
-        assert tags[TAINT] == "true:NoSchedule"
+def test_no_deploy_time_calls_rewrite_the_auto_scaling_groups(any_app: Synthesized) -> None:
+    """EKS tags a managed node group's Auto Scaling group for Cluster Autoscaler's discovery itself."""
+    for template in any_app.templates.values():
+        assert _resources(template, "Custom::AWS") == {}
+        assert "CreateOrUpdateTags" not in json.dumps(template)
 
 
-def test_inf1_6xlarge_group_advertises_4_chips_and_16_cores_at_zero_nodes(full_app: Synthesized) -> None:
-    group = next(g for g in full_app.stacks["cluster"].config.node_groups if g.instance_types == ["inf1.6xlarge"])
-    label = "k8s.io/cluster-autoscaler/node-template/label/inferentia-cdk/node-group"
-    tags = [t for t in _asg_tags(full_app) if t[label] == group.name]
-    assert tags and all((t[NEURON], t[NEURONCORE]) == ("4", "16") for t in tags)
+def _launch_templates(app: Synthesized) -> dict[str, dict[str, Any]]:
+    return _resources(app.template("Cluster"), "AWS::EC2::LaunchTemplate")
 
 
-def _policy_statements(template: dict[str, Any], logical_id_part: str) -> list[dict[str, Any]]:
-    return [
-        statement
-        for logical_id, policy in _resources(template, "AWS::IAM::Policy").items()
-        if logical_id_part in logical_id
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
+def test_bottlerocket_gets_a_launch_template_that_hands_neuron_devices_to_the_pods_user(full_app: Synthesized) -> None:
+    (bottlerocket,) = [g for g in _neuron_nodegroups(full_app) if g["AmiType"] == "BOTTLEROCKET_x86_64"]
+    templates = _launch_templates(full_app)
+    (template_id,) = templates
+    assert bottlerocket["LaunchTemplate"]["Id"] == {"Ref": template_id}
+    assert bottlerocket["LaunchTemplate"]["Version"] == {"Fn::GetAtt": [template_id, "LatestVersionNumber"]}
+    data = templates[template_id]["Properties"]["LaunchTemplateData"]
+    settings = tomllib.loads(data["UserData"]["Fn::Base64"])
+    # Only our setting: EKS merges in the cluster settings, and the AMI comes from the group's AmiType.
+    assert settings == {"settings": {"kubernetes": {"device-ownership-from-security-context": True}}}
+    assert "ImageId" not in data
 
 
-def test_tagging_may_write_only_to_this_node_groups_auto_scaling_group(default_app: Synthesized) -> None:
-    statements = _policy_statements(default_app.template("Cluster"), "AutoScalingGroupTags")
-    (statement,) = statements
-    assert statement["Action"] == "autoscaling:CreateOrUpdateTags"
-    assert statement["Resource"] != "*"
-    conditions = statement["Condition"]["StringEquals"]
-    (cluster_id,) = _resources(default_app.template("Cluster"), "AWS::EKS::Cluster")
-    assert conditions["aws:ResourceTag/eks:cluster-name"] == {"Ref": cluster_id}
-    assert conditions["aws:ResourceTag/eks:nodegroup-name"]["Fn::GetAtt"][1] == "NodegroupName"
-    (lookup,) = _policy_statements(default_app.template("Cluster"), "AutoScalingGroupName")
-    assert lookup["Action"] == "eks:DescribeNodegroup"
-    assert lookup["Resource"]["Fn::GetAtt"][1] == "Arn"
+def test_bottlerocket_disk_is_its_data_volume_sized_in_the_launch_template(full_app: Synthesized) -> None:
+    (bottlerocket,) = [g for g in _neuron_nodegroups(full_app) if g["AmiType"] == "BOTTLEROCKET_x86_64"]
+    assert "DiskSize" not in bottlerocket, "EKS rejects a disk size beside a launch template"
+    (template,) = _launch_templates(full_app).values()
+    data = template["Properties"]["LaunchTemplateData"]
+    (volume,) = data["BlockDeviceMappings"]
+    assert volume["DeviceName"] == "/dev/xvdb"
+    assert volume["Ebs"] == {"VolumeSize": 100, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}
+    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}
 
 
-def test_node_group_names_come_from_getatt_not_ref(default_app: Synthesized) -> None:
-    """``Ref`` of a node group is ``<cluster>/<group>``, which DescribeNodegroup rejects (aws/aws-cdk issue 22442)."""
-    template = default_app.template("Cluster")
-    for resource in _resources(template, "Custom::AWS").values():
-        create = resource["Properties"]["Create"]
-        text = json.dumps(create)
-        if "describeNodegroup" in text:
-            parts = create["Fn::Join"][1]
-            index = next(i for i, p in enumerate(parts) if isinstance(p, str) and p.endswith('"nodegroupName":"'))
-            assert parts[index + 1]["Fn::GetAtt"][1] == "NodegroupName"
+def test_al2023_groups_keep_ekss_own_launch_template(default_app: Synthesized) -> None:
+    (group,) = _neuron_nodegroups(default_app)
+    assert "LaunchTemplate" not in group and group["DiskSize"] == 100
+    assert _launch_templates(default_app) == {}
+
+
+def test_bottlerocket_user_data_is_valid_toml_without_formats_eks_cannot_merge() -> None:
+    from inferentia_cdk.constructs.neuron_nodegroup import BOTTLEROCKET_USER_DATA
+
+    assert tomllib.loads(BOTTLEROCKET_USER_DATA)["settings"]["kubernetes"]["device-ownership-from-security-context"]
+    # EKS's merge does not support quoted keys in bracketed headers, among others (EKS User Guide, launch templates).
+    assert '"' not in BOTTLEROCKET_USER_DATA

@@ -74,7 +74,9 @@ class ClusterAutoscaler(Construct):
         self.service_account.add_to_principal_policy(
             iam.PolicyStatement(sid="DescribeScalingTargets", actions=list(_READ_ACTIONS), resources=["*"])
         )
-        # Labels and taints of managed node groups at zero nodes; every node group of this cluster, no other.
+        # A managed node group at zero nodes: Cluster Autoscaler 1.24+ reads its labels and taints, and 1.28+ its
+        # node-template resource tags, with eks:DescribeNodegroup (kubernetes/autoscaler cloudprovider/aws/README.md,
+        # managed_nodegroup_cache.go). Every node group of this cluster, no other.
         self.service_account.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="DescribeNodegroups",
@@ -89,8 +91,8 @@ class ClusterAutoscaler(Construct):
                 ],
             )
         )
-        # EKS Best Practices (Cluster Autoscaler): scope the writes by the discovery tags, which EKS managed node
-        # groups of this cluster carry and NeuronNodegroup puts on its Auto Scaling groups.
+        # EKS Best Practices (Cluster Autoscaler): scope the writes by the discovery tags, which EKS puts on the Auto
+        # Scaling group of every managed node group of this cluster.
         self.service_account.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ScaleOwnedGroups",

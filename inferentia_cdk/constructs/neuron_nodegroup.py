@@ -12,25 +12,29 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
-from aws_cdk import aws_iam as iam
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 from pydantic import ValidationError
 
 from ..core.capacity import NodeGroupCapacity
 from ..core.validation import check_node_group
-from ..kube.neuron import (
-    NEURON_TAINT_KEY,
-    NEURON_TAINT_VALUE,
-    autoscaling_group_tags,
-    node_labels,
-)
+from ..kube.neuron import NEURON_TAINT_KEY, NEURON_TAINT_VALUE, node_labels, node_template_tags
 from ..spec.models import NodeGroupSpec
-from ..spec.problems import ConfigError, Problem, pydantic_problems, raise_for_errors
-from ._arns import any_autoscaling_group_arn
+from ..spec.problems import ConfigError, Problem, pydantic_problems, raise_for_errors, warnings
 
 AMI_TYPES = {"al2023": "AL2023_x86_64_NEURON", "bottlerocket": "BOTTLEROCKET_x86_64"}
 """``AmiType`` of AWS::EKS::Nodegroup per ``ami``: the x86_64 AMIs that carry the Neuron driver."""
+
+BOTTLEROCKET_USER_DATA = """\
+[settings.kubernetes]
+device-ownership-from-security-context = true
+"""
+"""Bottlerocket settings (TOML) that EKS merges into the user data it writes to join the cluster (EKS User Guide,
+"Customize managed nodes with launch templates"). Without this setting a non-root container cannot open the
+``/dev/neuron*`` devices the device plugin hands it; with it, they belong to the pod's ``runAsUser``/``runAsGroup``
+(EKS User Guide, "Use EKS-optimized accelerated AMIs", EKS Bottlerocket Neuron AMIs)."""
+BOTTLEROCKET_DATA_VOLUME = "/dev/xvdb"
+"""Bottlerocket's data volume (images, containers, emptyDirs; the OS volume is /dev/xvda), as Karpenter maps it
+(aws/karpenter-provider-aws, pkg/providers/amifamily/bottlerocket.go)."""
 
 _CAPACITY_TYPES = {"on_demand": eks.CapacityType.ON_DEMAND, "spot": eks.CapacityType.SPOT}
 
@@ -70,8 +74,8 @@ def nodegroup_name(nodegroup: eks.Nodegroup) -> str:
 def literal_cluster_name(cluster: eks.ICluster, cluster_name: str | None = None) -> str:
     """The cluster's name as a literal string.
 
-    Cluster Autoscaler's tag keys embed the cluster name, and IAM condition keys and tag-map keys cannot hold a
-    deploy-time token; ``Cluster(cluster_name=...)`` keeps the literal on its CfnCluster.
+    Cluster Autoscaler's discovery tag keys embed the cluster name, and IAM condition keys cannot hold a deploy-time
+    token; ``Cluster(cluster_name=...)`` keeps the literal on its CfnCluster.
     """
     if cluster_name is not None:
         return cluster_name
@@ -91,7 +95,10 @@ class NeuronNodegroup(Construct):
 
     Every node carries the labels ``aws.amazon.com/neuron=true`` and ``inferentia-cdk/node-group=<name>`` and the taint
     ``aws.amazon.com/neuron=true:NoSchedule``, so that only pods that ask for Neuron land on these nodes. Nodes run in
-    the cluster VPC's private subnets.
+    the cluster VPC's private subnets. The node group's tags tell Cluster Autoscaler how many Neuron chips and cores
+    a node has, so it can scale the group up from zero nodes. A Bottlerocket group gets a launch template whose user
+    data hands the Neuron devices to the pod's user. Node auto-repair replaces a node whose Neuron devices fail, as
+    the EKS node monitoring agent reports it.
 
     Keyword arguments (all sizes are node counts):
 
@@ -103,12 +110,16 @@ class NeuronNodegroup(Construct):
     - ``min_size`` (default 0: no cost while idle, Cluster Autoscaler adds nodes for pending pods),
       ``desired_size`` (default 1: one node at first deploy), ``max_size`` (default 1: the most nodes, and so
       the vCPUs the Inf/Trn quota must cover); 0 <= min <= desired <= max and max >= 1.
-    - ``disk_size``: root volume GiB, default 100 (Neuron images run to several GiB).
-    - ``cluster_name``: the cluster's literal name, needed only when ``cluster`` was created without one.
+    - ``disk_size``: GiB of the disk that holds images and pod scratch space, default 100 (Neuron images run to
+      several GiB): the root volume on AL2023, the data volume on Bottlerocket.
+    - ``node_auto_repair``: default ``True``: EKS replaces (or reboots) nodes that turn unhealthy, including those
+      whose Neuron devices the node monitoring agent reports as failed. ``False`` leaves broken nodes in place.
 
     Raises ``problems.ConfigError`` naming each wrong field, its value and the valid choices before creating any
-    resource. ``capacity`` (a :class:`NodeGroupCapacity`) gives instance types, max nodes, vCPUs, chips and cores per
-    node and the quota code of the group's capacity type.
+    resource. Warnings (several instance sizes in one group, inf1 on a legacy Neuron driver) become warning
+    annotations with the id ``inferentia-cdk:instance_types``, which ``Annotations.of(group).acknowledge_warning``
+    accepts, and stay in :attr:`warnings`. ``capacity`` (a :class:`NodeGroupCapacity`) gives instance types, max
+    nodes, vCPUs, chips and cores per node and the quota code of the group's capacity type.
     """
 
     def __init__(
@@ -125,7 +136,7 @@ class NeuronNodegroup(Construct):
         desired_size: int = 1,
         max_size: int = 1,
         disk_size: int = 100,
-        cluster_name: str | None = None,
+        node_auto_repair: bool = True,
     ) -> None:
         problems = [p for p in [ami_problem(ami)] if p is not None]
         try:
@@ -147,7 +158,12 @@ class NeuronNodegroup(Construct):
         self.spec = spec
         self.capacity = NodeGroupCapacity.of(spec)
         self.cluster = cluster
-        self.cluster_name = literal_cluster_name(cluster, cluster_name)
+        self.warnings = tuple(warnings(check_node_group(spec)))
+        for warning in self.warnings:
+            # One id per field (inferentia-cdk:instance_types), as for APIs: a deliberate choice can be acknowledged.
+            cdk.Annotations.of(self).add_warning_v2(f"inferentia-cdk:{warning.path[-1]}", warning.message)
+        self.node_template_tags = node_template_tags(self.capacity)
+        self.launch_template = self._bottlerocket_launch_template() if spec.ami == "bottlerocket" else None
 
         self.nodegroup = eks.Nodegroup(
             self,
@@ -161,19 +177,29 @@ class NeuronNodegroup(Construct):
             min_size=spec.min_size,
             desired_size=spec.desired_size,
             max_size=spec.max_size,
-            disk_size=spec.disk_size,
+            # EKS refuses a disk size beside a launch template; the template sizes the disk instead.
+            disk_size=None if self.launch_template else spec.disk_size,
+            launch_template_spec=(
+                eks.LaunchTemplateSpec(
+                    id=self.launch_template.launch_template_id, version=self.launch_template.latest_version_number
+                )
+                if self.launch_template
+                else None
+            ),
             subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             labels=node_labels(spec.name),
             taints=[
-                # NoSchedule: render_neuron.NEURON_TAINT_EFFECT, which the autoscaler's taint tag carries.
+                # NoSchedule: kube.neuron.NEURON_TAINT_EFFECT, the effect API pods tolerate.
                 eks.TaintSpec(effect=eks.TaintEffect.NO_SCHEDULE, key=NEURON_TAINT_KEY, value=NEURON_TAINT_VALUE)
             ],
+            # Cluster Autoscaler reads the node group's own tags through eks:DescribeNodegroup; EKS does not copy
+            # them to the Auto Scaling group, which carries EKS's own discovery tags.
+            tags=self.node_template_tags,
+            enable_node_auto_repair=node_auto_repair,
         )
         resource = self.nodegroup.node.default_child
         assert isinstance(resource, eks.CfnNodegroup)
         resource.ami_type = AMI_TYPES[spec.ami]
-        self.autoscaling_group_tags = autoscaling_group_tags(self.capacity, self.cluster_name)
-        self._tag_autoscaling_group()
 
     @classmethod
     def from_spec(
@@ -183,7 +209,7 @@ class NeuronNodegroup(Construct):
         *,
         cluster: eks.ICluster,
         spec: NodeGroupSpec,
-        cluster_name: str | None = None,
+        node_auto_repair: bool = True,
     ) -> NeuronNodegroup:
         """A node group from a config's ``node_groups`` entry."""
         return cls(
@@ -198,83 +224,32 @@ class NeuronNodegroup(Construct):
             desired_size=spec.desired_size,
             max_size=spec.max_size,
             disk_size=spec.disk_size,
-            cluster_name=cluster_name,
+            node_auto_repair=node_auto_repair,
         )
 
-    def _tag_autoscaling_group(self) -> None:
-        """Put the Cluster Autoscaler tags on the Auto Scaling group that EKS creates for the node group.
+    def _bottlerocket_launch_template(self) -> ec2.LaunchTemplate:
+        """Bottlerocket's Neuron setting, and the disk that a launch template must size in place of the node group.
 
-        Managed node group tags stay on the EKS resource and never reach its Auto Scaling group, and CloudFormation
-        does not return the group's name. Two SDK calls at deploy time close the gap:
-        ``eks:DescribeNodegroup`` reads ``resources.autoScalingGroups[0].name``, then
-        ``autoscaling:CreateOrUpdateTags`` writes the tags there. Both run on create and on every update whose
-        parameters change: new tags, or a replaced node group (a new name and so a new Auto Scaling group). Nothing
-        runs on delete: the Auto Scaling group, and its tags, go with the node group. The tag keys of one Auto
-        Scaling group never change (they derive from its name, cluster and instance types, and changing any of those
-        replaces the node group), so no stale tag can remain.
-
-        The write permission names no group: the group's name holds a random suffix unknown until deploy. Instead it
-        is conditioned on the tags EKS itself puts on the group (``eks:cluster-name``, ``eks:nodegroup-name``), so
-        the function can tag this node group's Auto Scaling group and no other.
+        No AMI id: EKS keeps choosing and updating the Bottlerocket AMI of ``BOTTLEROCKET_x86_64`` and adds the settings
+        that join the node to the cluster. Instance metadata is two network hops away, as in the launch template EKS
+        makes for a managed node group, so pods reach it alike on either AMI; only IMDSv2 answers.
         """
-        stack = cdk.Stack.of(self)
-        own_name = nodegroup_name(self.nodegroup)
-        asg_name_path = "nodegroup.resources.autoScalingGroups.0.name"
-        describe = cr.AwsSdkCall(
-            service="EKS",
-            action="describeNodegroup",
-            parameters={"clusterName": self.cluster.cluster_name, "nodegroupName": own_name},
-            physical_resource_id=cr.PhysicalResourceId.of(own_name),
-            # The whole answer can exceed the 4 KiB a custom resource may return.
-            output_paths=[asg_name_path],
-        )
-        self.autoscaling_group_lookup = cr.AwsCustomResource(
+        return ec2.LaunchTemplate(
             self,
-            "AutoScalingGroupName",
-            on_create=describe,
-            on_update=describe,
-            install_latest_aws_sdk=False,
-            policy=cr.AwsCustomResourcePolicy.from_statements(
-                [iam.PolicyStatement(actions=["eks:DescribeNodegroup"], resources=[self.nodegroup.nodegroup_arn])]
-            ),
-        )
-        autoscaling_group_name = self.autoscaling_group_lookup.get_response_field(asg_name_path)
-        tag = cr.AwsSdkCall(
-            service="AutoScaling",
-            action="createOrUpdateTags",
-            parameters={
-                "Tags": [
-                    {
-                        "ResourceId": autoscaling_group_name,
-                        "ResourceType": "auto-scaling-group",
-                        "Key": key,
-                        "Value": value,
-                        # Labels and taints reach nodes through the node group itself; tags on instances add nothing.
-                        "PropagateAtLaunch": False,
-                    }
-                    for key, value in sorted(self.autoscaling_group_tags.items())
-                ]
-            },
-            physical_resource_id=cr.PhysicalResourceId.of(autoscaling_group_name),
-        )
-        self.autoscaling_group_tagging = cr.AwsCustomResource(
-            self,
-            "AutoScalingGroupTags",
-            on_create=tag,
-            on_update=tag,
-            install_latest_aws_sdk=False,
-            policy=cr.AwsCustomResourcePolicy.from_statements(
-                [
-                    iam.PolicyStatement(
-                        actions=["autoscaling:CreateOrUpdateTags"],
-                        resources=[any_autoscaling_group_arn(stack)],
-                        conditions={
-                            "StringEquals": {
-                                "aws:ResourceTag/eks:cluster-name": self.cluster.cluster_name,
-                                "aws:ResourceTag/eks:nodegroup-name": own_name,
-                            }
-                        },
-                    )
-                ]
-            ),
+            "LaunchTemplate",
+            user_data=ec2.UserData.custom(BOTTLEROCKET_USER_DATA),
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name=BOTTLEROCKET_DATA_VOLUME,
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        self.spec.disk_size,
+                        encrypted=True,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        # Nodes come and go with Cluster Autoscaler; their disks must go with them.
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+            require_imdsv2=True,
+            http_put_response_hop_limit=2,
         )

@@ -90,7 +90,9 @@ class NodeGroupCapacity:
 # - capacity memory: the kubelet reports the kernel's MemTotal, less than the nominal instance memory. Karpenter
 #   models that gap with VM_MEMORY_OVERHEAD_PERCENT, default 7.5%; we use the same figure.
 # - DaemonSets on Neuron nodes: aws-node (Amazon VPC CNI add-on) requests cpu 25m; kube-proxy (EKS add-on) requests
-#   cpu 100m; the Neuron device plugin and neuron-monitor (when on) request exactly what is reserved for them here,
+#   cpu 100m; eks-node-monitoring-agent (EKS add-on; its chart's values.yaml in aws/eks-node-monitoring-agent,
+#   nodeAgent.resources) requests cpu 10m and memory 30Mi and tolerates every taint;
+#   the Neuron device plugin and neuron-monitor (when on) request exactly what is reserved for them here,
 #   because render_neuron.py renders their requests from these reservations. Cortex likewise reserved CPU and memory
 #   on Inferentia nodes for its device plugin.
 
@@ -112,6 +114,7 @@ DEVICE_PLUGIN_RESERVATION = Reservation("neuron-device-plugin", 50, 64)
 NODE_DAEMONSETS: tuple[Reservation, ...] = (
     Reservation("aws-node (Amazon VPC CNI)", 25, 0),
     Reservation("kube-proxy", 100, 0),
+    Reservation("eks-node-monitoring-agent", 10, 30),
     DEVICE_PLUGIN_RESERVATION,
 )
 NEURON_MONITOR_RESERVATION = Reservation("neuron-monitor", 256, 128)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Final
 
-# Environment the serving process reads its NCG layout from.
-ENV_NEURONCORE_GROUP_SIZES: Final = "NEURONCORE_GROUP_SIZES"
-"""Neuron runtime 1.x (neuron-rtd, inf1): NCG size of each process; Cortex set it to the NCG size."""
+# Environment the serving process reads its NCG layout from. Every family runs Neuron runtime 2.x (inf1 since Neuron
+# 1.16), and NEURONCORE_GROUP_SIZES of runtime 1.x has had no effect since Neuron 1.20 (Neuron's announcement "End of
+# support for NEURONCORE_GROUP_SIZES starting with Neuron 1.20.0"), so it is not set.
 ENV_NEURON_RT_NUM_CORES: Final = "NEURON_RT_NUM_CORES"
-"""Neuron runtime 2.x: how many NeuronCores each process takes."""
+"""How many NeuronCores each serving process takes."""
 ENV_NEURON_RT_VISIBLE_CORES: Final = "NEURON_RT_VISIBLE_CORES"
 """Set by the Neuron device plugin in the container to the cores it allocated; never set by us or by users."""
 ENV_PROCESSES_PER_REPLICA: Final = "INFERENTIA_PROCESSES_PER_REPLICA"
@@ -19,15 +19,16 @@ ENV_PROCESSES_PER_REPLICA: Final = "INFERENTIA_PROCESSES_PER_REPLICA"
 ENV_THREADS_PER_PROCESS: Final = "INFERENTIA_THREADS_PER_PROCESS"
 """How many request threads each serving process should run."""
 ENV_NCG_SIZE: Final = "INFERENTIA_NCG_SIZE"
-"""NeuronCores per NCG, whatever the runtime generation."""
+"""NeuronCores per NCG (the value of NEURON_RT_NUM_CORES, under a name of our own)."""
 ENV_NEURONCORES: Final = "INFERENTIA_NEURONCORES"
 """NeuronCores of the whole replica."""
 ENV_PORT: Final = "INFERENTIA_PORT"
 """The port to serve HTTP on (the API's ``port``)."""
+ENV_HOME: Final = "HOME"
+"""A writable home directory; an API's own ``env`` may set another."""
 
 RESERVED_ENV_NAMES: Final = frozenset(
     {
-        ENV_NEURONCORE_GROUP_SIZES,
         ENV_NEURON_RT_NUM_CORES,
         ENV_NEURON_RT_VISIBLE_CORES,
         ENV_PROCESSES_PER_REPLICA,

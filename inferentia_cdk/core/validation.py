@@ -48,6 +48,36 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
         )
     if len(set(group.instance_types)) != len(group.instance_types):
         problems.append(Problem((*path, "instance_types"), "lists an instance type more than once"))
+    sizes = [t for t in (catalog.lookup(n) for n in dict.fromkeys(group.instance_types)) if t is not None]
+    if len(families) == 1 and len(sizes) > 1:
+        # Cluster Autoscaler sizes a new node by the first instance type of the Auto Scaling group's mixed instances
+        # policy (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md).
+        listed = "; ".join(
+            f"{t.name}: {t.vcpus} vCPUs, {t.memory_gib} GiB, {t.chips} chip{'s' * (t.chips > 1)}" for t in sizes
+        )
+        problems.append(
+            Problem(
+                (*path, "instance_types"),
+                f"mixes instance sizes ({listed}). Cluster Autoscaler models every node it would add from one "
+                "instance type of the group, while EKS may launch any of them, so it can add a node that is too "
+                "small for the pending pod or add none for a pod only a larger type fits; use one instance type "
+                "per node group, and a node group per size",
+                "warning",
+            )
+        )
+    for family, types in families.items():
+        last_driver = catalog.FAMILIES[family].last_driver
+        if last_driver is not None:
+            named = ", ".join(dict.fromkeys(types))
+            problems.append(
+                Problem(
+                    (*path, "instance_types"),
+                    f"{named}: Neuron drivers after {last_driver} no longer support {family}; the AL2023 "
+                    f"Neuron AMI loads a legacy driver for it, so {family} still works here, but later driver "
+                    "features will not reach it. Consider inf2 for new deployments",
+                    "warning",
+                )
+            )
     if not group.min_size <= group.desired_size <= group.max_size:
         problems.append(
             Problem(

@@ -39,10 +39,10 @@ class NeuronFamily:
     cores_per_chip: int
     device_memory_gib_per_chip: int
     device_memory_kind: Literal["cache", "HBM"]
-    neuron_runtime: Literal["1.x", "2.x"]
-    """The runtime generation the family was introduced with; it decides which NCG env a pod is given first."""
     on_demand_quota: ServiceQuota
     spot_quota: ServiceQuota
+    last_driver: str | None = None
+    """The last Neuron driver release for this family, when later releases dropped it."""
 
     def quota(self, capacity_type: CapacityType) -> ServiceQuota:
         return self.on_demand_quota if capacity_type == "on_demand" else self.spot_quota
@@ -79,10 +79,13 @@ _TRN_SPOT = ServiceQuota("L-6B0D517C", "All Trn Spot Instance Requests", "Trn/Sp
 
 FAMILIES: Mapping[str, NeuronFamily] = MappingProxyType(
     {
-        "inf1": NeuronFamily("inf1", "Inferentia", 4, 8, "cache", "1.x", _INF_ON_DEMAND, _INF_SPOT),
-        "inf2": NeuronFamily("inf2", "Inferentia2", 2, 32, "HBM", "2.x", _INF_ON_DEMAND, _INF_SPOT),
-        "trn1": NeuronFamily("trn1", "Trainium", 2, 32, "HBM", "2.x", _TRN_ON_DEMAND, _TRN_SPOT),
-        "trn2": NeuronFamily("trn2", "Trainium2", 4, 96, "HBM", "2.x", _TRN_ON_DEMAND, _TRN_SPOT),
+        # Neuron's "Correction: Neuron Driver support for Inf1 - version 2.24" announcement: later drivers dropped
+        # Inf1; the AL2023 Neuron AMI loads the legacy aws-neuronx-legacy module on inf1 (amazon-eks-ami,
+        # templates/al2023/runtime/gpu/neuron-kmod-load.sh).
+        "inf1": NeuronFamily("inf1", "Inferentia", 4, 8, "cache", _INF_ON_DEMAND, _INF_SPOT, last_driver="2.24"),
+        "inf2": NeuronFamily("inf2", "Inferentia2", 2, 32, "HBM", _INF_ON_DEMAND, _INF_SPOT),
+        "trn1": NeuronFamily("trn1", "Trainium", 2, 32, "HBM", _TRN_ON_DEMAND, _TRN_SPOT),
+        "trn2": NeuronFamily("trn2", "Trainium2", 4, 96, "HBM", _TRN_ON_DEMAND, _TRN_SPOT),
     }
 )
 

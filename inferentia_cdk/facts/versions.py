@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-KUBERNETES_VERSIONS: Final = ("1.34", "1.35")
+KUBERNETES_VERSIONS: Final = ("1.35", "1.36")
 """Versions with an AL2023 Neuron and a Bottlerocket AMI, an aws-cdk-lib ``KubernetesVersion`` and a kubectl layer
-within kubectl's one-minor skew of the pinned ``aws-cdk.lambda-layer-kubectl-v35``."""
+within kubectl's one-minor skew of the pinned ``aws-cdk.lambda-layer-kubectl-v36`` (so 1.34, which also leaves EKS
+standard support on 2026-12-02, is out)."""
 
-DEFAULT_KUBERNETES_VERSION: Final = "1.35"
+DEFAULT_KUBERNETES_VERSION: Final = "1.36"
 
 # aws-neuron/neuron-helm-charts README (chart image table); the scheduler extension ships with the same tag.
 NEURON_DEVICE_PLUGIN_VERSION: Final = "2.29.149.0"
@@ -22,21 +23,28 @@ NEURON_SCHEDULER_REPOSITORY: Final = "public.ecr.aws/neuron/neuron-scheduler"
 # aws-neuron-sdk src/k8/k8s-neuron-monitor-daemonset.yml family; 1.3.0 is the tag AWS workshops deploy.
 NEURON_MONITOR_IMAGE: Final = "public.ecr.aws/neuron/neuron-monitor:1.3.0"
 
-# The second scheduler that consults the Neuron extender: upstream kube-scheduler of the cluster's minor version.
+# The second scheduler that consults the Neuron extender: upstream kube-scheduler of the cluster's minor version, at
+# the latest patch of kubernetes.io/releases (1.35.9 and 1.36.5, both released 2026-09-15).
 KUBE_SCHEDULER_IMAGES: Final[Mapping[str, str]] = MappingProxyType(
     {
-        "1.34": "registry.k8s.io/kube-scheduler:v1.34.0",
-        "1.35": "registry.k8s.io/kube-scheduler:v1.35.0",
+        "1.35": "registry.k8s.io/kube-scheduler:v1.35.9",
+        "1.36": "registry.k8s.io/kube-scheduler:v1.36.5",
     }
 )
 
-# kubernetes/k8s.io image promotion (2026-07): v1.35.1 and v1.34.4. Cluster Autoscaler's minor must match the cluster's.
+# kubernetes/autoscaler release tags cluster-autoscaler-1.35.2 and -1.36.1 (2026-07-22), the latest of each minor.
+# Cluster Autoscaler's minor must match the cluster's.
 CLUSTER_AUTOSCALER_IMAGES: Final[Mapping[str, str]] = MappingProxyType(
     {
-        "1.34": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.4",
-        "1.35": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.1",
+        "1.35": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.2",
+        "1.36": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.36.1",
     }
 )
+
+NODE_MONITORING_AGENT_ADDON: Final = "eks-node-monitoring-agent"
+"""The EKS add-on that reports Neuron device failures as the node condition ``AcceleratedHardwareReady``, which node
+auto-repair acts on (EKS User Guide, "Detect node health issues with the EKS node monitoring agent"). Its version is
+left to EKS, which installs the default for the cluster's version, as for metrics-server."""
 
 # kubernetes-sigs/aws-load-balancer-controller releases; aws-cdk-lib 2.275's AlbControllerVersion knows it (with its
 # chart version and IAM policy), so the version must be one of that enum's.

@@ -12,15 +12,16 @@ from typing import Any, Final
 
 from ..core.endpoints import PRE_STOP_SLEEP_SECONDS, TERMINATION_GRACE_PERIOD_SECONDS
 from ..core.serving_env import (
+    ENV_HOME,
     ENV_NCG_SIZE,
     ENV_NEURON_RT_NUM_CORES,
-    ENV_NEURONCORE_GROUP_SIZES,
     ENV_NEURONCORES,
     ENV_PORT,
     ENV_PROCESSES_PER_REPLICA,
     ENV_THREADS_PER_PROCESS,
 )
 from ..core.sizing import ReplicaSizing, size_replica
+from ..core.validation import memory_mib
 from ..facts import catalog
 from ..spec.models import ApiSpec, NodeGroupSpec
 from .endpoint import READINESS_GATE_LABEL, EndpointTarget, target_group_binding
@@ -33,11 +34,19 @@ Manifest = dict[str, Any]
 RUN_AS_USER: Final = 10001
 """UID and GID of the serving process: non-root and above 10000, so it maps to no user of the host."""
 SCRATCH_MOUNT_PATH: Final = "/tmp"
+VAR_TMP_MOUNT_PATH: Final = "/var/tmp"
+"""Where the Neuron compiler keeps its cache by default (``/var/tmp/neuron-compile-cache``)."""
+HOME_MOUNT_PATH: Final = "/home/inference"
+"""``HOME`` of the serving process: UID 10001 has no entry in the image's /etc/passwd, so it would be ``/``."""
+SHM_MOUNT_PATH: Final = "/dev/shm"
+SHM_SHARE_OF_MEMORY: Final = 2
+"""/dev/shm may take up to 1/2 of ``compute.mem``: its pages count against the container's memory limit."""
 STARTUP_PROBE_PERIOD_SECONDS: Final = 10
 STARTUP_PROBE_FAILURE_THRESHOLD: Final = 60
 """Up to 10 minutes (60 x 10 s) for the model to load onto its NeuronCores before liveness checks begin."""
 
 MANAGED_BY: Final = "inferentia-cdk"
+POD_SECURITY_ENFORCE_LABEL: Final = "pod-security.kubernetes.io/enforce"
 
 
 def family_of_group(node_group: NodeGroupSpec) -> catalog.NeuronFamily:
@@ -66,13 +75,10 @@ def _metadata(spec: ApiSpec, name: str, *, namespaced: bool = True) -> Manifest:
 
 
 def neuron_env(spec: ApiSpec, sizing: ReplicaSizing) -> list[dict[str, str]]:
-    """The NCG layout as environment variables, those of the family's own runtime generation first."""
+    """The NCG layout as environment variables, the Neuron runtime's own first."""
     ncg_size = str(sizing.ncg_size)
-    runtime_1x = {"name": ENV_NEURONCORE_GROUP_SIZES, "value": ncg_size}
-    runtime_2x = {"name": ENV_NEURON_RT_NUM_CORES, "value": ncg_size}
-    runtimes = [runtime_1x, runtime_2x] if sizing.family.neuron_runtime == "1.x" else [runtime_2x, runtime_1x]
     return [
-        *runtimes,
+        {"name": ENV_NEURON_RT_NUM_CORES, "value": ncg_size},
         {"name": ENV_NCG_SIZE, "value": ncg_size},
         {"name": ENV_NEURONCORES, "value": str(sizing.neuroncores)},
         {"name": ENV_PROCESSES_PER_REPLICA, "value": str(spec.processes_per_replica)},
@@ -81,20 +87,43 @@ def neuron_env(spec: ApiSpec, sizing: ReplicaSizing) -> list[dict[str, str]]:
     ]
 
 
+def shm_size_limit(spec: ApiSpec) -> str:
+    """The most /dev/shm may hold: half the replica's memory, or all of it when ``mem`` is a deploy-time token
+    (Kubernetes caps a memory-backed emptyDir at the pod's memory limit either way)."""
+    mib = memory_mib(spec.compute.mem)
+    return spec.compute.mem if mib is None else f"{int(mib // SHM_SHARE_OF_MEMORY)}Mi"
+
+
+def _volumes(spec: ApiSpec) -> tuple[list[Manifest], list[Manifest]]:
+    """Writable places under the read-only root filesystem: volumes of the pod, and the container's mounts."""
+    places = [
+        ("scratch", SCRATCH_MOUNT_PATH, {}),
+        ("var-tmp", VAR_TMP_MOUNT_PATH, {}),
+        ("home", HOME_MOUNT_PATH, {}),
+        # Memory-backed: what is written here counts against the container's memory limit, as in any tmpfs.
+        ("shm", SHM_MOUNT_PATH, {"medium": "Memory", "sizeLimit": shm_size_limit(spec)}),
+    ]
+    volumes = [{"name": name, "emptyDir": empty_dir} for name, _, empty_dir in places]
+    mounts = [{"name": name, "mountPath": path} for name, path, _ in places]
+    return volumes, mounts
+
+
 def _probe(spec: ApiSpec, **timing: int) -> Manifest:
     return {"httpGet": {"path": spec.health_path, "port": "http"}, **timing}
 
 
-def _container(spec: ApiSpec, sizing: ReplicaSizing) -> Manifest:
+def _container(spec: ApiSpec, sizing: ReplicaSizing, mounts: list[Manifest]) -> Manifest:
     resources = {"cpu": spec.compute.cpu, "memory": spec.compute.mem, NEURON_RESOURCE: str(spec.compute.inf)}
     user_env = [{"name": key, "value": value} for key, value in sorted(spec.env.items())]
+    # An API that names its own HOME keeps it: a second HOME entry would silently override one of the two.
+    home = [] if ENV_HOME in spec.env else [{"name": ENV_HOME, "value": HOME_MOUNT_PATH}]
     return {
         "name": "api",
         "image": spec.image,
         # Always: a tag that is pushed again is picked up; with a cached image this costs one manifest request.
         "imagePullPolicy": "Always",
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
-        "env": neuron_env(spec, sizing) + user_env,
+        "env": neuron_env(spec, sizing) + home + user_env,
         "resources": {"requests": dict(resources), "limits": dict(resources)},
         "startupProbe": _probe(
             spec, periodSeconds=STARTUP_PROBE_PERIOD_SECONDS, failureThreshold=STARTUP_PROBE_FAILURE_THRESHOLD
@@ -111,12 +140,14 @@ def _container(spec: ApiSpec, sizing: ReplicaSizing) -> Manifest:
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "volumeMounts": [{"name": "scratch", "mountPath": SCRATCH_MOUNT_PATH}],
+        "volumeMounts": mounts,
     }
 
 
 def namespace(spec: ApiSpec, *, exposed: bool = False) -> Manifest:
+    """The API's own namespace, where Pod Security Admission rejects any pod that is not ``restricted`` (ours are)."""
     metadata = _metadata(spec, spec.name, namespaced=False)
+    metadata["labels"][POD_SECURITY_ENFORCE_LABEL] = "restricted"
     if exposed:
         metadata["labels"][READINESS_GATE_LABEL] = "enabled"
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
@@ -130,6 +161,7 @@ def deployment(
     scheduler_extension: bool = False,
     exposed: bool = False,
 ) -> Manifest:
+    volumes, mounts = _volumes(spec)
     pod_spec: Manifest = {
         "automountServiceAccountToken": False,
         "nodeSelector": {NODE_GROUP_LABEL: node_group.name},
@@ -141,8 +173,8 @@ def deployment(
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [_container(spec, sizing)],
-        "volumes": [{"name": "scratch", "emptyDir": {}}],
+        "containers": [_container(spec, sizing, mounts)],
+        "volumes": volumes,
     }
     if exposed:
         # A leaving pod keeps serving until the load balancer has drained it, then gets SIGTERM; the sleep action

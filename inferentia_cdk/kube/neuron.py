@@ -49,8 +49,8 @@ DEVICE_PLUGIN_NAME: Final = "neuron-device-plugin"
 # Fargate, EKS hybrid nodes and EKS Auto Mode nodes never run this plugin (Auto Mode brings its own).
 _EXCLUDED_COMPUTE_TYPES: Final = ("fargate", "hybrid", "auto")
 
-# The tag prefix Cluster Autoscaler's AWS provider reads to build a node from an ASG that has no nodes yet
-# (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md, "Auto-Discovery Setup").
+# The tag prefix from which Cluster Autoscaler's AWS provider reads what a node of a group with no nodes yet would
+# offer (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md, "Auto-Discovery Setup").
 NODE_TEMPLATE_TAG_PREFIX: Final = "k8s.io/cluster-autoscaler/node-template"
 AUTOSCALER_ENABLED_TAG: Final = "k8s.io/cluster-autoscaler/enabled"
 
@@ -75,30 +75,25 @@ def neuron_toleration() -> Manifest:
 
 def discovery_tags(cluster_name: str) -> dict[str, str]:
     """Tags by which Cluster Autoscaler finds the Auto Scaling groups it may scale (``--node-group-auto-discovery``),
-    and on which its IAM write permissions are conditioned."""
+    and on which its IAM write permissions are conditioned. EKS puts them on the Auto Scaling group of every managed
+    node group (EKS User Guide, "Simplify node lifecycle with managed node groups")."""
     return {AUTOSCALER_ENABLED_TAG: "true", autoscaler_owner_tag(cluster_name): "owned"}
 
 
 def node_template_tags(capacity: NodeGroupCapacity) -> dict[str, str]:
-    """Tags that let Cluster Autoscaler scale a Neuron group up from zero nodes.
+    """Tags of a Neuron managed node group that let Cluster Autoscaler scale it up from zero nodes.
 
-    With no node to look at, the autoscaler only knows the instance type's CPU and memory; without these tags it
-    believes a new node offers no ``aws.amazon.com/neuron``, and that no pending Neuron pod would fit it. The counts
-    are per node, the smallest over the group's instance types (what every new node is sure to have).
+    With no node to look at, the autoscaler knows only the instance type's CPU and memory, and would believe a new
+    node offers no ``aws.amazon.com/neuron``, so that no pending Neuron pod fits it. For a managed node group, Cluster
+    Autoscaler 1.24+ calls ``eks:DescribeNodegroup`` and takes the group's own labels and taints, and since 1.28 these
+    resource tags of the node group (kubernetes/autoscaler cloudprovider/aws/managed_nodegroup_cache.go and
+    aws_manager.go ``buildNodeFromTemplate``); labels and taints therefore need no tags. The counts are per node,
+    the smallest over the group's instance types (what every new node is sure to have).
     """
-    tags = {
+    return {
         f"{NODE_TEMPLATE_TAG_PREFIX}/resources/{NEURON_RESOURCE}": str(capacity.chips_per_node),
         f"{NODE_TEMPLATE_TAG_PREFIX}/resources/{NEURONCORE_RESOURCE}": str(capacity.neuroncores_per_node),
-        f"{NODE_TEMPLATE_TAG_PREFIX}/taint/{NEURON_TAINT_KEY}": f"{NEURON_TAINT_VALUE}:{NEURON_TAINT_EFFECT}",
     }
-    for key, value in node_labels(capacity.name).items():
-        tags[f"{NODE_TEMPLATE_TAG_PREFIX}/label/{key}"] = value
-    return tags
-
-
-def autoscaling_group_tags(capacity: NodeGroupCapacity, cluster_name: str) -> dict[str, str]:
-    """Every tag a Neuron node group's Auto Scaling group carries: discovery and node template."""
-    return {**discovery_tags(cluster_name), **node_template_tags(capacity)}
 
 
 # --- shared building blocks -----------------------------------------------------------------------------------------

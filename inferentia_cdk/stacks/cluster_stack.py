@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
+from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct, IConstruct
 
 from ..constructs.api_load_balancer import ApiLoadBalancer
@@ -22,6 +22,7 @@ from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
 from ..core.endpoints import plan_endpoints
+from ..facts import versions
 from ..spec.models import InferentiaConfig
 
 _ENDPOINT_ACCESS = {
@@ -31,8 +32,8 @@ _ENDPOINT_ACCESS = {
 }
 
 KUBERNETES_VERSIONS = {
-    "1.34": eks.KubernetesVersion.V1_34,
     "1.35": eks.KubernetesVersion.V1_35,
+    "1.36": eks.KubernetesVersion.V1_36,
 }
 
 _ALL_CONTROL_PLANE_LOGS = [
@@ -57,7 +58,8 @@ class _EncryptLogGroups:
 
 
 class InferentiaClusterStack(cdk.Stack):
-    """VPC, encrypted EKS cluster with all control-plane logs, system nodes and the config's Neuron node groups.
+    """VPC, encrypted EKS cluster with all control-plane logs, system nodes, the config's Neuron node groups and the
+    add-ons they need: the Neuron device plugin, the EKS node monitoring agent, Cluster Autoscaler and metrics-server.
 
     APIs live in :class:`InferentiaApisStack`, so changing an API never touches this stack's template.
     """
@@ -111,7 +113,7 @@ class InferentiaClusterStack(cdk.Stack):
             cluster_logging=_ALL_CONTROL_PLANE_LOGS,
             default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
             default_capacity=0,
-            kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV35Layer(self, "KubectlLayer")),
+            kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV36Layer(self, "KubectlLayer")),
         )
 
         system = spec.system_node_group
@@ -131,10 +133,16 @@ class InferentiaClusterStack(cdk.Stack):
         # Neuron capacity: one node group per config entry, one device plugin for all of them.
         self.neuron_nodegroups: dict[str, NeuronNodegroup] = {
             group.name: NeuronNodegroup.from_spec(
-                self, f"NeuronNodegroup-{group.name}", cluster=self.cluster, spec=group, cluster_name=spec.name
+                self, f"NeuronNodegroup-{group.name}", cluster=self.cluster, spec=group
             )
             for group in config.node_groups
         }
+        # Node auto-repair of the Neuron node groups acts on what this agent reports, failed Neuron devices included.
+        self.node_monitoring_agent = eks.Addon(
+            self, "NodeMonitoringAgent", cluster=self.cluster, addon_name=versions.NODE_MONITORING_AGENT_ADDON
+        )
+        # After the system nodes, so that its DaemonSet has nodes to run on as soon as EKS installs it.
+        self.node_monitoring_agent.node.add_dependency(self.system_nodegroup)
         self.device_plugin = NeuronDevicePlugin.of(
             self.cluster, spec=config.device_plugin, kubernetes_version=spec.kubernetes_version
         )

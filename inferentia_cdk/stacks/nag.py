@@ -11,12 +11,10 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk import custom_resources as cr
 from constructs import IConstruct
 
 from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
-from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import NeuronQuotaCheck
 from . import InferentiaApisStack, InferentiaClusterStack
 
@@ -120,28 +118,12 @@ def _wildcard_resources(policy: iam.Policy) -> list[str]:
     return found
 
 
-def _acknowledge_neuron_capacity(stack: cdk.Stack) -> None:
-    """The Neuron node groups' Auto Scaling group tagging and Cluster Autoscaler's role."""
+def _acknowledge_cluster_autoscaler(stack: cdk.Stack) -> None:
+    """Cluster Autoscaler's role."""
     partition, region, account = _arn_environment(stack)
     asg_arn = f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*"
-    sdk_function = stack.node.try_find_child("AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", ""))
-    if sdk_function is not None:
-        _ack(
-            sdk_function,
-            _managed_policy("service-role/AWSLambdaBasicExecutionRole"),
-            "aws-cdk-lib's AwsCustomResource function (it tags the Neuron node groups' Auto Scaling groups): "
-            "aws-cdk-lib creates its role with this policy, which only allows writing its own logs",
-        )
     for construct in stack.node.find_all():
-        if isinstance(construct, NeuronNodegroup):
-            _ack(
-                construct.autoscaling_group_tagging,
-                f"{_PACK}-IAM5[Resource::{asg_arn}]",
-                "The Auto Scaling group's name has a random suffix known only after deploy; CreateOrUpdateTags is "
-                "conditioned on the eks:cluster-name and eks:nodegroup-name tags, so only this node group's group "
-                "can be tagged",
-            )
-        elif isinstance(construct, ClusterAutoscaler):
+        if isinstance(construct, ClusterAutoscaler):
             role = construct.service_account
             _ack(
                 role,
@@ -161,7 +143,7 @@ def _acknowledge_neuron_capacity(stack: cdk.Stack) -> None:
                 f"{_PACK}-IAM5[Resource::arn:{partition}:eks:{region}:{account}:nodegroup/"
                 f"{construct.cluster_name}/*/*]",
                 "eks:DescribeNodegroup on every node group of this one cluster, whose names and ids are generated at "
-                "deploy; it reads labels and taints of groups at zero nodes",
+                "deploy; it reads labels, taints and node-template tags of groups at zero nodes",
             )
 
 
@@ -208,7 +190,7 @@ def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: I
 
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     _acknowledge_node_roles(cluster_stack)
-    _acknowledge_neuron_capacity(cluster_stack)
+    _acknowledge_cluster_autoscaler(cluster_stack)
     _acknowledge_quota_check(cluster_stack)
     _acknowledge_api_load_balancer(cluster_stack)
     _acknowledge_cluster(cluster_stack.cluster)
