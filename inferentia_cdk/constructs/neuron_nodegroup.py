@@ -25,8 +25,8 @@ from ..kube.neuron import (
     autoscaling_group_tags,
     node_labels,
 )
-from ..spec.models import NodeGroupSpec
-from ..spec.problems import ConfigError, Problem, pydantic_problems, raise_for_errors
+from ..spec.models import NodeGroupSpec, cluster_name_error
+from ..spec.problems import ConfigError, Problem, argument_problem, pydantic_problems, raise_for_errors, shown
 from ._arns import any_autoscaling_group_arn
 
 AMI_TYPES = {"al2023": "AL2023_x86_64_NEURON", "bottlerocket": "BOTTLEROCKET_x86_64"}
@@ -37,10 +37,12 @@ _CAPACITY_TYPES = {"on_demand": eks.CapacityType.ON_DEMAND, "spot": eks.Capacity
 
 def ami_problem(ami: str) -> Problem | None:
     """Why ``ami`` cannot run Neuron instances, or None for a supported choice."""
+    valid = "valid: 'al2023' (AL2023_x86_64_NEURON, the default) or 'bottlerocket' (BOTTLEROCKET_x86_64)"
+    if not isinstance(ami, str):
+        return Problem(("ami",), f"{shown(ami)} is not an AMI choice; {valid}")
     if ami in AMI_TYPES:
         return None
     lowered = ami.lower()
-    valid = "valid: 'al2023' (AL2023_x86_64_NEURON, the default) or 'bottlerocket' (BOTTLEROCKET_x86_64)"
     if "nvidia" in lowered or "gpu" in lowered:
         reason = "NVIDIA AMIs carry CUDA drivers, not the Neuron driver, so the node would advertise no Neuron devices"
     elif lowered.startswith("al2") and not lowered.startswith("al2023"):
@@ -53,7 +55,7 @@ def ami_problem(ami: str) -> Problem | None:
         reason = "there is no Neuron driver for Windows"
     else:
         reason = "it is not an AMI choice of this library"
-    return Problem(("ami",), f"{ami!r} cannot run Neuron instance types: {reason}; {valid}")
+    return Problem(("ami",), f"{shown(ami)} cannot run Neuron instance types: {reason}; {valid}")
 
 
 def nodegroup_name(nodegroup: eks.Nodegroup) -> str:
@@ -127,13 +129,26 @@ class NeuronNodegroup(Construct):
         disk_size: int = 100,
         cluster_name: str | None = None,
     ) -> None:
-        problems = [p for p in [ami_problem(ami)] if p is not None]
+        # A rejected argument is a problem of its own; a valid stand-in lets every other problem be found too.
+        bad_ami = ami_problem(ami)
+        problems = [bad_ami] if bad_ami else []
+        if isinstance(instance_types, (str, bytes)) or not isinstance(instance_types, Sequence):
+            problems.append(
+                argument_problem(
+                    "instance_types",
+                    instance_types,
+                    "a list of Neuron instance types of one family, such as ['inf2.xlarge']",
+                )
+            )
+            instance_types = ["inf2.xlarge"]
+        name_error = None if cluster_name is None else cluster_name_error(cluster_name)
+        if name_error:
+            problems.append(Problem(("cluster_name",), name_error))
         try:
             spec = NodeGroupSpec(
                 name=name,
                 instance_types=list(instance_types),
-                # A rejected AMI is already a problem; a valid stand-in lets every other problem be found too.
-                ami="al2023" if problems else ami,
+                ami="al2023" if bad_ami else ami,
                 capacity_type=capacity_type,  # the Literal is checked by pydantic
                 min_size=min_size,
                 desired_size=desired_size,
