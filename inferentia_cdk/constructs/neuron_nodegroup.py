@@ -33,6 +33,8 @@ AMI_TYPES = {"al2023": "AL2023_x86_64_NEURON", "bottlerocket": "BOTTLEROCKET_x86
 """``AmiType`` of AWS::EKS::Nodegroup per ``ami``: the x86_64 AMIs that carry the Neuron driver."""
 
 _CAPACITY_TYPES = {"on_demand": eks.CapacityType.ON_DEMAND, "spot": eks.CapacityType.SPOT}
+# The Neuron families among aws-cdk-lib's GPU instance classes (aws-eks-v2 private/nodegroup.ts isGpuInstanceType).
+_AWS_CDK_LIB_GPU_FAMILIES = frozenset({"inf1", "inf2"})
 
 
 def ami_problem(ami: str) -> Problem | None:
@@ -168,9 +170,14 @@ class NeuronNodegroup(Construct):
             self,
             "Resource",
             cluster=cluster,
-            # aws-cdk-lib counts inf/trn types as GPU types and accepts only GPU AMI types for them, which leaves out
-            # Bottlerocket's standard x86_64 variant (it carries the Neuron driver); that one is set just below.
-            ami_type=eks.NodegroupAmiType.AL2023_X86_64_NEURON,
+            # aws-cdk-lib checks the AMI type against the instance types: inf1/inf2 count as GPU types (GPU AMI types
+            # only, so not Bottlerocket's standard x86_64 variant, which carries the Neuron driver) and trn1/trn2 as
+            # plain x86_64. The real AMI type is set on the resource just below.
+            ami_type=(
+                eks.NodegroupAmiType.AL2023_X86_64_NEURON
+                if self.capacity.family.name in _AWS_CDK_LIB_GPU_FAMILIES
+                else eks.NodegroupAmiType.AL2023_X86_64_STANDARD
+            ),
             capacity_type=_CAPACITY_TYPES[spec.capacity_type],
             instance_types=[ec2.InstanceType(t) for t in spec.instance_types],
             min_size=spec.min_size,
