@@ -155,8 +155,11 @@ def test_neuron_monitor_requests_count_against_the_node() -> None:
 
 
 def test_cpu_and_memory_in_each_others_units_are_rejected() -> None:
-    found = errors(check_api(api(compute={"cpu": "2Gi", "mem": "500m"}), group("inf1.2xlarge")))
-    assert {p.path for p in found} == {("compute", "cpu"), ("compute", "mem")}
+    # Both are Kubernetes quantities: 2Gi CPUs is more than any node has, 500m of memory half a byte.
+    found = errors(check_api(api(compute={"cpu": "2Gi"}), group("inf1.2xlarge")))
+    assert {p.path for p in found} == {("compute", "cpu")}
+    with pytest.raises(ValueError, match="'m' means thousandths of a byte"):
+        api(compute={"mem": "500m"})
 
 
 # --- contiguous allocation -----------------------------------------------------------------------------------------
@@ -311,8 +314,11 @@ def test_quantity_parsing() -> None:
     assert cpu_millicores("250m") == 250
     assert memory_mib("4Gi") == 4096
     assert memory_mib("1G") == pytest.approx(953.67, rel=1e-3)
-    assert memory_mib("500m") is None
-    assert cpu_millicores("1Gi") is None
+    assert memory_mib("500m") == 0.5 / 2**20
+    assert cpu_millicores("1Gi") == 2**30 * 1000
+    assert cpu_millicores("1e3") == 1e6
+    assert memory_mib("1Ei") == 2**40
+    assert cpu_millicores("1.5.5") is None
 
 
 # --- rendered objects ------------------------------------------------------------------------------------------

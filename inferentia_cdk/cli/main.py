@@ -132,7 +132,8 @@ def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
     return plans
 
 
-def _load(path: str, err: TextIO) -> LoadedConfig | None:
+def load_or_report(path: str, err: TextIO) -> LoadedConfig | None:
+    """The loaded config, or None after printing one ``file:line: path: message`` line per problem to ``err``."""
     try:
         return load_config(path)
     except ConfigError as error:
@@ -140,7 +141,7 @@ def _load(path: str, err: TextIO) -> LoadedConfig | None:
             print(problem.render(error.source), file=err)
         return None
     except Exception as error:  # the CLI promises a problem line, never a traceback
-        print(Problem((), f"cannot read the config: {type(error).__name__}: {error}").render(path), file=err)
+        print(Problem((), f"internal error reading the config: {type(error).__name__}: {error}").render(path), file=err)
         return None
 
 
@@ -149,7 +150,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    loaded = _load(args.config, err)
+    loaded = load_or_report(args.config, err)
     if loaded is None:
         return EXIT_INVALID
     for warning in loaded.warnings:
@@ -167,7 +168,7 @@ def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    loaded = _load(args.config, err)
+    loaded = load_or_report(args.config, err)
     if loaded is None:
         return EXIT_INVALID
     plans = plan_config(loaded)

@@ -1,21 +1,24 @@
 """``inferentia-cdk quota CONFIG``: compare the config's Neuron node groups with the account's EC2 vCPU quotas.
 
 Exit status: 0 when every quota covers its node groups, 3 when one is short, 2 on bad input (an invalid config, no
-region), 1 when the quotas could not be read (no credentials, access denied, endpoint unreachable, throttled).
+region or one that is no AWS region name), 1 when the quotas could not be read (no credentials, access denied,
+endpoint unreachable, throttled). Bad input is reported like ``validate`` does, one problem per line.
 No CDK import: the command answers in a second without starting jsii.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 from ..core.capacity import NodeGroupCapacity
-from ..core.loader import load_config
 from ..quota import service_quotas as quota
-from ..spec.problems import ConfigError
+from ..spec.models import AWS_REGION, region_error
+from ..spec.problems import Problem
+from .main import load_or_report
 
 EXIT_COVERED = 0
 EXIT_CHECK_FAILED = 1
@@ -73,18 +76,37 @@ def format_table(statuses: Sequence[quota.QuotaStatus]) -> str:
     )
 
 
+def _region_problem(region: str | None, origin: str) -> Problem | None:
+    if region is None or AWS_REGION.fullmatch(region):
+        return None
+    return Problem((origin,), region_error(region))
+
+
 def run_quota(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    try:
-        loaded = load_config(args.config)
-    except ConfigError as error:
-        print(error.render(), file=err)
+    loaded = load_or_report(args.config, err)
+    if loaded is None:
         return EXIT_BAD_INPUT
     config = loaded.config
-    region = quota.resolve_region(args.region or config.cluster.region)
+    bad_flag = _region_problem(args.region, "--region")
+    if bad_flag is not None:
+        print(bad_flag.render(), file=err)
+        return EXIT_BAD_INPUT
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        region = quota.resolve_region(args.region or config.cluster.region)
+    except BotoCoreError as error:  # the environment names a profile or config file botocore cannot use
+        print(f"error: {error}", file=err)
+        return EXIT_BAD_INPUT
     if region is None:
         print("error: no AWS region: pass --region, set AWS_REGION, or set cluster.region in the config", file=err)
+        return EXIT_BAD_INPUT
+    origin = next((name for name in ("AWS_REGION", "AWS_DEFAULT_REGION") if os.environ.get(name) == region), "region")
+    bad_default = _region_problem(region, origin)
+    if bad_default is not None:
+        print(bad_default.render(), file=err)
         return EXIT_BAD_INPUT
     needs = quota.needs_of(NodeGroupCapacity.of(spec) for spec in config.node_groups)
     try:
@@ -93,6 +115,9 @@ def run_quota(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     except quota.QuotaCheckError as error:
         print(f"error: {error.message}", file=err)
         return EXIT_BAD_INPUT if error.kind == "no_region" else EXIT_CHECK_FAILED
+    except BotoCoreError as error:  # before any call: a client botocore cannot build from this environment
+        print(f"error: {quota.explain_failure(error, needs, region).message}", file=err)
+        return EXIT_CHECK_FAILED
 
     print(f"EC2 vCPU quotas for cluster {config.cluster.name} ({loaded.source}) in {region}:", file=out)
     print(format_table(statuses), file=out)

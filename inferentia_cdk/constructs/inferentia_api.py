@@ -9,11 +9,11 @@ from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
 from ..core.sizing import ReplicaSizing, size_replica
-from ..core.validation import check_api
+from ..core.validation import check_api, check_node_group
 from ..kube.api import family_of_group, render_api
 from ..kube.endpoint import EndpointTarget
 from ..spec.models import ApiSpec, NodeGroupSpec
-from ..spec.problems import raise_for_errors
+from ..spec.problems import Problem, argument_problem, errors, raise_for_errors
 
 
 class InferentiaApi(Construct):
@@ -52,11 +52,29 @@ class InferentiaApi(Construct):
         neuron_monitor: bool = False,
         endpoint: EndpointTarget | None = None,
     ) -> None:
-        if spec.node_group != node_group.name:
-            raise ValueError(
-                f"API {spec.name!r} names node group {spec.node_group!r} but was given node group {node_group.name!r}"
+        arguments = [
+            argument_problem(name, value, valid)
+            for name, value, wanted, valid in (
+                ("spec", spec, ApiSpec, "an ApiSpec (ApiSpec.model_validate builds one from a dict)"),
+                ("node_group", node_group, NodeGroupSpec, "a NodeGroupSpec (NodeGroupSpec.model_validate builds one)"),
+                ("scheduler_extension", scheduler_extension, bool, "True or False"),
+                ("neuron_monitor", neuron_monitor, bool, "True or False"),
             )
-        problems = check_api(
+            if not isinstance(value, wanted)
+        ]
+        raise_for_errors(arguments)
+        if spec.node_group != node_group.name:
+            raise_for_errors(
+                [
+                    Problem(
+                        ("node_group",),
+                        f"API {spec.name!r} names node group {spec.node_group!r} but was given node group "
+                        f"{node_group.name!r}",
+                    )
+                ]
+            )
+        # The group's own errors first: without a valid group the API's sizing rules cannot run.
+        problems = errors(check_node_group(node_group, ("node_group",))) + check_api(
             spec,
             node_group,
             ("apis", spec.name),

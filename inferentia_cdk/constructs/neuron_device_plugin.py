@@ -12,7 +12,8 @@ from constructs import Construct
 
 from ..facts import versions
 from ..kube.neuron import neuron_objects
-from ..spec.models import DevicePluginSpec
+from ..spec.models import DevicePluginSpec, kubernetes_version_error
+from ..spec.problems import Problem, argument_problem, raise_for_errors
 
 
 class NeuronDevicePlugin(Construct):
@@ -35,6 +36,13 @@ class NeuronDevicePlugin(Construct):
         spec: DevicePluginSpec | None = None,
         kubernetes_version: str = versions.DEFAULT_KUBERNETES_VERSION,
     ) -> None:
+        problems = []
+        if spec is not None and not isinstance(spec, DevicePluginSpec):
+            problems.append(argument_problem("spec", spec, "None or a DevicePluginSpec (.model_validate builds one)"))
+        version_error = kubernetes_version_error(kubernetes_version)
+        if version_error:
+            problems.append(Problem(("kubernetes_version",), version_error))
+        raise_for_errors(problems)
         super().__init__(scope, construct_id)
         self.cluster = cluster
         self.spec = spec or DevicePluginSpec()

@@ -19,7 +19,15 @@ from ..core.capacity import NodeGroupCapacity
 from ..core.validation import check_node_group
 from ..kube.neuron import NEURON_TAINT_KEY, NEURON_TAINT_VALUE, node_labels, node_template_tags
 from ..spec.models import NodeGroupSpec
-from ..spec.problems import ConfigError, Problem, pydantic_problems, raise_for_errors, warnings
+from ..spec.problems import (
+    ConfigError,
+    Problem,
+    argument_problem,
+    pydantic_problems,
+    raise_for_errors,
+    shown,
+    warnings,
+)
 
 AMI_TYPES = {"al2023": "AL2023_x86_64_NEURON", "bottlerocket": "BOTTLEROCKET_x86_64"}
 """``AmiType`` of AWS::EKS::Nodegroup per ``ami``: the x86_64 AMIs that carry the Neuron driver."""
@@ -37,14 +45,18 @@ BOTTLEROCKET_DATA_VOLUME = "/dev/xvdb"
 (aws/karpenter-provider-aws, pkg/providers/amifamily/bottlerocket.go)."""
 
 _CAPACITY_TYPES = {"on_demand": eks.CapacityType.ON_DEMAND, "spot": eks.CapacityType.SPOT}
+# The Neuron families among aws-cdk-lib's GPU instance classes (aws-eks-v2 private/nodegroup.ts isGpuInstanceType).
+_AWS_CDK_LIB_GPU_FAMILIES = frozenset({"inf1", "inf2"})
 
 
 def ami_problem(ami: str) -> Problem | None:
     """Why ``ami`` cannot run Neuron instances, or None for a supported choice."""
+    valid = "valid: 'al2023' (AL2023_x86_64_NEURON, the default) or 'bottlerocket' (BOTTLEROCKET_x86_64)"
+    if not isinstance(ami, str):
+        return Problem(("ami",), f"{shown(ami)} is not an AMI choice; {valid}")
     if ami in AMI_TYPES:
         return None
     lowered = ami.lower()
-    valid = "valid: 'al2023' (AL2023_x86_64_NEURON, the default) or 'bottlerocket' (BOTTLEROCKET_x86_64)"
     if "nvidia" in lowered or "gpu" in lowered:
         reason = "NVIDIA AMIs carry CUDA drivers, not the Neuron driver, so the node would advertise no Neuron devices"
     elif lowered.startswith("al2") and not lowered.startswith("al2023"):
@@ -57,7 +69,7 @@ def ami_problem(ami: str) -> Problem | None:
         reason = "there is no Neuron driver for Windows"
     else:
         reason = "it is not an AMI choice of this library"
-    return Problem(("ami",), f"{ami!r} cannot run Neuron instance types: {reason}; {valid}")
+    return Problem(("ami",), f"{shown(ami)} cannot run Neuron instance types: {reason}; {valid}")
 
 
 def nodegroup_name(nodegroup: eks.Nodegroup) -> str:
@@ -138,13 +150,25 @@ class NeuronNodegroup(Construct):
         disk_size: int = 100,
         node_auto_repair: bool = True,
     ) -> None:
-        problems = [p for p in [ami_problem(ami)] if p is not None]
+        # A rejected argument is a problem of its own; a valid stand-in lets every other problem be found too.
+        bad_ami = ami_problem(ami)
+        problems = [bad_ami] if bad_ami else []
+        if isinstance(instance_types, (str, bytes)) or not isinstance(instance_types, Sequence):
+            problems.append(
+                argument_problem(
+                    "instance_types",
+                    instance_types,
+                    "a list of Neuron instance types of one family, such as ['inf2.xlarge']",
+                )
+            )
+            instance_types = ["inf2.xlarge"]
+        if not isinstance(node_auto_repair, bool):
+            problems.append(argument_problem("node_auto_repair", node_auto_repair, "True or False"))
         try:
             spec = NodeGroupSpec(
                 name=name,
                 instance_types=list(instance_types),
-                # A rejected AMI is already a problem; a valid stand-in lets every other problem be found too.
-                ami="al2023" if problems else ami,
+                ami="al2023" if bad_ami else ami,
                 capacity_type=capacity_type,  # the Literal is checked by pydantic
                 min_size=min_size,
                 desired_size=desired_size,
@@ -153,12 +177,13 @@ class NeuronNodegroup(Construct):
             )
         except ValidationError as error:
             raise ConfigError(problems + pydantic_problems(error)) from None
-        raise_for_errors(problems + check_node_group(spec))
+        group_problems = check_node_group(spec)
+        raise_for_errors(problems + group_problems)
         super().__init__(scope, construct_id)
         self.spec = spec
         self.capacity = NodeGroupCapacity.of(spec)
         self.cluster = cluster
-        self.warnings = tuple(warnings(check_node_group(spec)))
+        self.warnings = tuple(warnings(group_problems))
         for warning in self.warnings:
             # One id per field (inferentia-cdk:instance_types), as for APIs: a deliberate choice can be acknowledged.
             cdk.Annotations.of(self).add_warning_v2(f"inferentia-cdk:{warning.path[-1]}", warning.message)
@@ -169,9 +194,14 @@ class NeuronNodegroup(Construct):
             self,
             "Resource",
             cluster=cluster,
-            # aws-cdk-lib counts inf/trn types as GPU types and accepts only GPU AMI types for them, which leaves out
-            # Bottlerocket's standard x86_64 variant (it carries the Neuron driver); that one is set just below.
-            ami_type=eks.NodegroupAmiType.AL2023_X86_64_NEURON,
+            # aws-cdk-lib checks the AMI type against the instance types: inf1/inf2 count as GPU types (GPU AMI types
+            # only, so not Bottlerocket's standard x86_64 variant, which carries the Neuron driver) and trn1/trn2 as
+            # plain x86_64. The real AMI type is set on the resource just below.
+            ami_type=(
+                eks.NodegroupAmiType.AL2023_X86_64_NEURON
+                if self.capacity.family.name in _AWS_CDK_LIB_GPU_FAMILIES
+                else eks.NodegroupAmiType.AL2023_X86_64_STANDARD
+            ),
             capacity_type=_CAPACITY_TYPES[spec.capacity_type],
             instance_types=[ec2.InstanceType(t) for t in spec.instance_types],
             min_size=spec.min_size,

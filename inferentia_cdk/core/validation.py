@@ -6,13 +6,15 @@ Pure: no CDK import.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Iterator, Sequence
 
 from ..facts import catalog
-from ..facts.catalog import NeuronFamily
-from ..spec.models import ApiSpec, InferentiaConfig, NodeGroupSpec, is_token
-from ..spec.problems import Path, Problem, errors
+from ..facts.catalog import NeuronFamily, NeuronInstanceType
+from ..spec.models import EKS_NODES_PER_GROUP_QUOTA, ApiSpec, InferentiaConfig, NodeGroupSpec, is_token, parse_quantity
+from ..spec.problems import Path, Problem, errors, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
 from .serving_env import RESERVED_ENV_NAMES
@@ -86,7 +88,22 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
                 f"desired_size={group.desired_size}, max_size={group.max_size}",
             )
         )
+    problems += check_nodes_quota(group.max_size, (*path, "max_size"))
     return problems
+
+
+def check_nodes_quota(max_size: int, path: Path) -> list[Problem]:
+    """A warning above the EKS quota on nodes per managed node group, which is adjustable and so not an error."""
+    if max_size <= EKS_NODES_PER_GROUP_QUOTA:
+        return []
+    return [
+        Problem(
+            path,
+            f"max_size {max_size} is above {EKS_NODES_PER_GROUP_QUOTA}, the default EKS quota of nodes per managed "
+            "node group: the deploy fails unless that quota (Amazon EKS, 'Nodes per managed node group') was raised",
+            "warning",
+        )
+    ]
 
 
 def _duplicates(names: Sequence[str]) -> Iterator[tuple[int, str]]:
@@ -109,79 +126,44 @@ def check_replica_bounds(api: ApiSpec, path: Path = ()) -> list[Problem]:
     return []
 
 
-def check_api_references(api: ApiSpec, config: InferentiaConfig, path: Path) -> list[Problem]:
-    problems: list[Problem] = []
-    if config.node_group(api.node_group) is None:
-        valid = ", ".join(g.name for g in config.node_groups)
-        problems.append(
-            Problem((*path, "node_group"), f"{api.node_group!r} is not a node group of this config; valid: {valid}")
-        )
-    problems += check_replica_bounds(api, path)
-    return problems
-
-
 # --- API sizing rules (using-inferentia.md) -----------------------------------------------------------------------
 
-_CPU = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m)?$")
-_MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$")
-_MEMORY_FACTORS = {
-    None: 1.0,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "Ki": 2.0**10,
-    "Mi": 2.0**20,
-    "Gi": 2.0**30,
-    "Ti": 2.0**40,
-}
-_MIB = 2.0**20
+_MIB = 2**20
 
 RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 """Namespaces Kubernetes itself owns; an API's namespace is its name, so these names are taken."""
 # Kubernetes 1.34+ accepts any printable ASCII except '=' in an environment variable name.
 _ENV_NAME = re.compile(r"^[\x21-\x3c\x3e-\x7e]+$")
+MAX_CHIPS_PER_NODE = max(t.chips for t in catalog.INSTANCE_TYPES.values())
+MAX_ENV_STRING_BYTES = 32 * 4096
+"""Linux MAX_ARG_STRLEN (include/uapi/linux/binfmts.h): execve refuses any one ``NAME=VALUE`` string (with its NUL)
+longer than 32 pages, so a container whose env holds one cannot start."""
+MAX_ENV_TEMPLATE_BYTES = 512 * 1024
+"""Every API's env sits, JSON-escaped twice (a manifest string inside the template), in the APIs stack template, which
+CloudFormation caps at 1 MB; this leaves the rest of the template room."""
 
 
 def cpu_millicores(quantity: str) -> float | None:
-    """``'1'`` -> 1000, ``'500m'`` -> 500; None for a CDK token or a form the quantity rule of config.py let through
-    but that is not a CPU amount (a memory suffix)."""
-    match = None if is_token(quantity) else _CPU.match(quantity)
-    if match is None:
-        return None
-    value = float(match.group(1))
-    return value if match.group(2) else value * 1000
+    """``'1'`` -> 1000, ``'500m'`` -> 500, ``'1e3'`` -> 1e6; None for a CDK token or a string that is no quantity."""
+    amount = None if is_token(quantity) else parse_quantity(quantity)
+    return None if amount is None else float(amount * 1000)
 
 
 def memory_mib(quantity: str) -> float | None:
-    """``'4Gi'`` -> 4096, ``'4G'`` -> 3814.7, ``'512Mi'`` -> 512; None for a CDK token or a CPU form (``'500m'``)."""
-    match = None if is_token(quantity) else _MEMORY.match(quantity)
-    if match is None:
-        return None
-    return float(match.group(1)) * _MEMORY_FACTORS[match.group(2)] / _MIB
+    """``'4Gi'`` -> 4096, ``'4G'`` -> 3814.7, ``'512Mi'`` -> 512; None for a CDK token or a string that is no
+    quantity."""
+    amount = None if is_token(quantity) else parse_quantity(quantity)
+    return None if amount is None else float(amount / _MIB)
 
 
 def _listing(values: Sequence[int]) -> str:
     return ", ".join(str(v) for v in values)
 
 
-def check_quantity_kinds(api: ApiSpec, path: Path = ()) -> list[Problem]:
-    """``cpu`` must be cores or millicores, ``mem`` bytes with an optional suffix (``500m`` of memory is a typo)."""
-    problems: list[Problem] = []
-    cpu, mem = api.compute.cpu, api.compute.mem
-    if not is_token(cpu) and cpu_millicores(cpu) is None:
-        problems.append(
-            Problem((*path, "compute", "cpu"), f"cpu {cpu!r} is not a CPU amount; use cores ('2', '0.5') or '500m'")
-        )
-    if not is_token(mem) and memory_mib(mem) is None:
-        problems.append(
-            Problem(
-                (*path, "compute", "mem"),
-                f"mem {mem!r} is not a memory amount; use bytes with a suffix such as '512Mi', '4Gi' or '4G' "
-                "('m' means thousandths)",
-            )
-        )
-    return problems
+def _some(names: Sequence[str], shown_at_most: int = 10) -> str:
+    """``a, b, c`` or ``a, b, c and 7 more``: a message names a few, however many there are."""
+    listed = ", ".join(names[:shown_at_most])
+    return listed if len(names) <= shown_at_most else f"{listed} and {len(names) - shown_at_most} more"
 
 
 def check_processes_per_replica(api: ApiSpec, family: NeuronFamily, path: Path = ()) -> list[Problem]:
@@ -324,24 +306,73 @@ def check_api_name(api: ApiSpec, path: Path = ()) -> list[Problem]:
     return []
 
 
+def _kubernetes_references(value: str) -> list[str]:
+    """The ``$(VAR)`` references the kubelet would expand in an env value (``$$`` escapes), in one linear pass."""
+    references, i = [], 0
+    while (i := value.find("$", i)) != -1 and i + 1 < len(value):
+        if value[i + 1] == "$":
+            i += 2
+        elif value[i + 1] == "(":
+            close = value.find(")", i + 2)
+            if close == -1:
+                break
+            references.append(value[i + 2 : close])
+            i = close + 1
+        else:
+            i += 1
+    return references
+
+
 def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
-    """User variables may not override the NCG layout, and must be valid names."""
+    """User variables may not override the NCG layout, must be valid names, and must be exec-able as written."""
     problems: list[Problem] = []
-    for name in api.env:
+    stripped: dict[str, str] = {}
+    for name, value in api.env.items():
+        at = (*path, "env", name)
         if name in RESERVED_ENV_NAMES:
             problems.append(
                 Problem(
-                    (*path, "env", name),
+                    at,
                     f"{name} is set by inferentia-cdk from compute.inf, processes_per_replica, threads_per_process and "
                     "port (or by the Neuron device plugin); change those fields instead. Reserved: "
                     + ", ".join(sorted(RESERVED_ENV_NAMES)),
                 )
             )
+        elif name.strip() != name or any(c.isspace() for c in name):
+            other = stripped.get("".join(name.split()))
+            twin = f", and differs from {shown(other)} only by whitespace" if other is not None else ""
+            problems.append(Problem(at, f"variable name {shown(name)} contains whitespace{twin}; names have none"))
         elif not _ENV_NAME.match(name):
+            problems.append(Problem(at, f"{shown(name)} is not a valid variable name: printable ASCII without '='"))
+        stripped.setdefault("".join(name.split()), name)
+        if "\x00" in value:
+            problems.append(Problem(at, "the value contains a NUL character, which no process environment can hold"))
+        size = len(name.encode()) + len(value.encode()) + 2
+        if size > MAX_ENV_STRING_BYTES:
             problems.append(
-                Problem((*path, "env", name), f"{name!r} is not a valid variable name: printable ASCII without '='")
+                Problem(
+                    at,
+                    f"{name}=<value> is {size} bytes; Linux starts no process with an environment string above "
+                    f"{MAX_ENV_STRING_BYTES // 1024} KiB (MAX_ARG_STRLEN), so mount large values as a file instead",
+                )
+            )
+        references = _kubernetes_references(value)
+        if references:
+            listed = ", ".join(f"$({r})" for r in references[:3])
+            problems.append(
+                Problem(
+                    at,
+                    f"the value contains {shown(listed)}, which Kubernetes replaces with the value of that variable "
+                    "when it is defined before this one (the NCG variables always are); write $$( for a literal $(",
+                    "warning",
+                )
             )
     return problems
+
+
+def _template_bytes(text: str) -> int:
+    """Bytes of ``text`` as a string inside a JSON manifest that is itself a string of the template."""
+    return len(json.dumps(json.dumps(text)).encode()) - 6
 
 
 def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
@@ -363,6 +394,95 @@ def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
     return []
 
 
+def _replica_needs(api: ApiSpec) -> dict[str, float]:
+    """What one replica takes of each node resource (tokens count as nothing)."""
+    return {
+        "Neuron chips": api.compute.inf,
+        "CPU millicores": cpu_millicores(api.compute.cpu) or 0.0,
+        "MiB of memory": memory_mib(api.compute.mem) or 0.0,
+        "pods": 1,
+    }
+
+
+def _node_offers(instance_type: NeuronInstanceType, *, neuron_monitor: bool) -> dict[str, float]:
+    """What one node of ``instance_type`` offers API pods, per resource of :func:`_replica_needs`."""
+    node = node_allocatable(instance_type, neuron_monitor=neuron_monitor)
+    return {
+        "Neuron chips": instance_type.chips,
+        "CPU millicores": node.cpu_millicores,
+        "MiB of memory": node.memory_mib,
+        "pods": instance_type.max_pods - len(node.daemonsets),
+    }
+
+
+def _per_node(needs: dict[str, float], offers: dict[str, float]) -> tuple[int, str]:
+    """Replicas one node holds, and the resource that limits it."""
+    return min((math.floor(offers[r] / needs[r]), r) for r in needs if needs[r] > 0)
+
+
+def check_min_replicas(
+    apis: Sequence[tuple[Path, ApiSpec]],
+    capacity: NodeGroupCapacity,
+    group_path: Path = (),
+    *,
+    neuron_monitor: bool = False,
+) -> list[Problem]:
+    """The node group at ``max_size`` must hold the ``min_replicas`` of its APIs, or those pods stay Pending for good.
+
+    An error when no mix of the group's instance types can hold them (the HorizontalPodAutoscaler never goes below
+    min_replicas, and Cluster Autoscaler never above max_size); a warning when only the group's smaller types cannot,
+    since then it depends on which types EC2 hands out. APIs whose replica fits no node are left to
+    :func:`check_replica_fits`.
+    """
+    problems: list[Problem] = []
+    nodes = capacity.max_nodes
+    offers = {t.name: _node_offers(t, neuron_monitor=neuron_monitor) for t in capacity.instance_types}
+    placed: list[tuple[ApiSpec, dict[str, float]]] = []
+    for path, api in apis:
+        needs = _replica_needs(api)
+        per_type = sorted((*_per_node(needs, offer), name) for name, offer in offers.items())
+        (least, least_by, least_type), (most, most_by, most_type) = per_type[0], per_type[-1]
+        if least < 1:
+            continue
+        placed.append((api, needs))
+        wanted = api.autoscaling.min_replicas
+        fix = "raise the node group's max_size to {} or lower min_replicas"
+        if wanted > nodes * most:
+            problems.append(
+                Problem(
+                    (*path, "autoscaling", "min_replicas"),
+                    f"min_replicas {wanted} cannot all run: node group {capacity.name!r} at max_size {nodes} holds "
+                    f"{nodes * most} replicas of this API ({most} per {most_type} node, limited by its "
+                    f"{most_by}), so the rest would stay Pending; " + fix.format(math.ceil(wanted / most)),
+                )
+            )
+        elif wanted > nodes * least:
+            problems.append(
+                Problem(
+                    (*path, "autoscaling", "min_replicas"),
+                    f"min_replicas {wanted} fits node group {capacity.name!r} at max_size {nodes} only if its nodes "
+                    f"are larger than {least_type} ({least} replicas per node, limited by its {least_by}); to be "
+                    "sure, " + fix.format(math.ceil(wanted / least)),
+                    "warning",
+                )
+            )
+    if len(placed) > 1:
+        for resource in placed[0][1]:
+            total = sum(api.autoscaling.min_replicas * needs[resource] for api, needs in placed)
+            most_offered = max(offer[resource] for offer in offers.values()) * nodes
+            if total > most_offered:
+                names = _some([api.name for api, _ in placed])
+                problems.append(
+                    Problem(
+                        (*group_path, "max_size"),
+                        f"the min_replicas of APIs {names} need {total:.0f} {resource} at once, but max_size {nodes} "
+                        f"nodes of node group {capacity.name!r} offer at most {most_offered:.0f}; raise max_size or "
+                        "lower their min_replicas",
+                    )
+                )
+    return problems
+
+
 def check_api(
     api: ApiSpec,
     node_group: NodeGroupSpec,
@@ -377,7 +497,12 @@ def check_api(
     rules need a valid group and are skipped until it is one.
     """
     capacity = None if errors(check_node_group(node_group)) else NodeGroupCapacity.of(node_group)
-    return _check_api_on(api, capacity, path, scheduler_extension=scheduler_extension, neuron_monitor=neuron_monitor)
+    problems = _check_api_on(
+        api, capacity, path, scheduler_extension=scheduler_extension, neuron_monitor=neuron_monitor
+    )
+    if capacity is not None:
+        problems += check_min_replicas([(path, api)], capacity, neuron_monitor=neuron_monitor)
+    return problems
 
 
 def _check_api_on(
@@ -389,12 +514,14 @@ def _check_api_on(
     neuron_monitor: bool,
 ) -> list[Problem]:
     """:func:`check_api` on the capacity of its node group, or None when the group itself has errors."""
-    problems = check_api_name(api, path) + check_replica_bounds(api, path) + check_quantity_kinds(api, path)
+    problems = check_api_name(api, path) + check_replica_bounds(api, path)
     problems += check_env(api, path) + check_image(api, path)
     if capacity is None:
         return problems
-    problems += check_processes_per_replica(api, capacity.family, path)
-    problems += check_compiled_neuroncores(api, capacity.family, path)
+    # A replica larger than every node has no layout to check (and its divisors would take long to list).
+    if api.compute.inf <= MAX_CHIPS_PER_NODE:
+        problems += check_processes_per_replica(api, capacity.family, path)
+        problems += check_compiled_neuroncores(api, capacity.family, path)
     problems += check_replica_fits(api, capacity, path, neuron_monitor=neuron_monitor)
     problems += check_contiguous_allocation(api, capacity, path, scheduler_extension=scheduler_extension)
     return problems
@@ -412,29 +539,58 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
                 f"{system.desired_size}, {system.max_size}",
             )
         )
-    # Each group is checked and measured once, however many APIs run on it.
+    problems += check_nodes_quota(system.max_size, ("cluster", "system_node_group", "max_size"))
+    # Each group is checked and measured once, however many APIs run on it; the first group of a name wins.
     capacities: dict[int, NodeGroupCapacity | None] = {}
+    groups: dict[str, tuple[int, NodeGroupSpec]] = {}
     for i, group in enumerate(config.node_groups):
         group_problems = check_node_group(group, ("node_groups", i))
         problems += group_problems
         capacities[id(group)] = None if errors(group_problems) else NodeGroupCapacity.of(group)
+        groups.setdefault(group.name, (i, group))
     for i, name in _duplicates([g.name for g in config.node_groups]):
         problems.append(Problem(("node_groups", i, "name"), f"node group name {name!r} is used more than once"))
     for i, name in _duplicates([a.name for a in config.apis]):
         problems.append(Problem(("apis", i, "name"), f"API name {name!r} is used more than once"))
     plugin = config.device_plugin
+    on_group: dict[str, list[tuple[Path, ApiSpec]]] = {}
+    env_bytes = 0
     for i, api in enumerate(config.apis):
         path: Path = ("apis", i)
-        api_group = config.node_group(api.node_group)
-        if api_group is None:
-            problems += check_api_references(api, config, path)
+        env_bytes += sum(_template_bytes(k) + _template_bytes(v) for k, v in api.env.items())
+        if api.node_group not in groups:
+            valid = _some(list(groups))
+            problems.append(
+                Problem(
+                    (*path, "node_group"), f"{shown(api.node_group)} is not a node group of this config; valid: {valid}"
+                )
+            )
+            problems += check_replica_bounds(api, path)
             continue
-        problems += _check_api_on(
+        api_group = groups[api.node_group][1]
+        api_problems = _check_api_on(
             api,
             capacities[id(api_group)],
             path,
             scheduler_extension=plugin.scheduler_extension,
             neuron_monitor=plugin.monitor,
+        )
+        problems += api_problems
+        if not errors(api_problems):
+            on_group.setdefault(api.node_group, []).append((path, api))
+    for name, apis in on_group.items():
+        index, group = groups[name]
+        capacity = capacities[id(group)]
+        if capacity is not None:
+            problems += check_min_replicas(apis, capacity, ("node_groups", index), neuron_monitor=plugin.monitor)
+    if env_bytes > MAX_ENV_TEMPLATE_BYTES:
+        problems.append(
+            Problem(
+                ("apis",),
+                f"the APIs' env values take {env_bytes} bytes in the APIs stack template, more than "
+                f"{MAX_ENV_TEMPLATE_BYTES // 1024} KiB of CloudFormation's 1 MB template limit; mount large values "
+                "as files instead",
+            )
         )
     problems += check_endpoints(config)
     problems += check_operator_access(config)

@@ -1,43 +1,201 @@
 """The configuration contract: pydantic models for the config file and for Python callers alike.
 
-These models check the shape of each value (types, enums, ranges, unknown keys). Rules that relate values to each
-other or to the hardware catalog live in :mod:`inferentia_cdk.validation`, which reports every problem at once.
+These models check the shape of each value (types, enums, ranges, grammars, unknown keys). Rules that relate values
+to each other or to the hardware catalog live in :mod:`inferentia_cdk.core.validation`, which reports every problem
+at once.
+
+Integer fields are strict: ``true``, ``"3"`` and ``3.0`` are not integers. Strings are kept as written (no whitespace
+is stripped), so a name with a stray space is an error rather than silently a different name.
 """
 
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
 
 from ..facts import versions
+from .problems import shown
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+INT32_MAX = 2**31 - 1
+"""Kubernetes integer fields (ports, replicas, utilisation) and the EKS API's node counts are int32; staying below it
+also keeps every number far under 2**53, the largest integer jsii carries exactly."""
+EKS_NODES_PER_GROUP_QUOTA = 450
+"""EKS service quota "Nodes per managed node group" (default, adjustable): docs.aws.amazon.com/eks/latest/userguide/
+service-quotas.html. A max_size above it deploys only where the quota was raised, so it is a warning."""
+
+StrictInt = Annotated[int, Strict()]
+
+DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# A Service name must be a DNS-1035 label: it starts with a letter (kube-apiserver rejects a Service named "1bert").
+DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 # EKS: 1-100 characters, starts with a letter or digit, then letters, digits, hyphens and underscores.
-EKS_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
-# Kubernetes resource quantities (the subset users write for cpu and memory).
-QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
-NEURON_TAG = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$")
+EKS_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}")
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+# The shape of every partition's regionRegex in botocore/data/partitions.json (us-east-1, us-gov-west-1,
+# us-isob-east-1, cn-north-1, eusc-de-east-1), lowercase only: the region flows into ARNs and Fn::Sub strings.
+AWS_REGION = re.compile(r"[a-z]{2,4}(-[a-z]{2,5})?-[a-z]+-[0-9]{1,2}")
+NEURON_TAG = re.compile(r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}")
+# Printable ASCII without spaces: kubelet builds the probe URL from it.
+HEALTH_PATH = re.compile(r"/[\x21-\x7e]{0,1023}")
+
+# OCI image references, after distribution/reference (regexp.go, reference.go):
+# [domain[:port]/]path-component[/path-component...][:tag][@digest], repository lowercase and at most 255 characters.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE_REFERENCE = re.compile(
+    rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):(?P<hex>[0-9a-fA-F]{32,}))?"
+)
+# opencontainers/go-digest: the registered algorithms and the lowercase hex length of each.
+DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+IMAGE_MAX_LENGTH = 1024
+"""Longer than any valid reference (255-character repository, host, 128-character tag, sha512 digest)."""
+
+# aws-cdk-lib's InstanceType.architecture parses names with this pattern and throws on any other; an "a" family or a
+# "g" among the options is Arm (aws-ec2/lib/instance-types.ts).
+EC2_INSTANCE_TYPE = re.compile(
+    r"(?P<family>[a-z]+)(?P<generation>[0-9]{1,2})(?P<options>[a-z-]*)\.(?P<size>[a-z0-9-]+)"
+)
+EC2_SIZE = re.compile(r"nano|micro|small|medium|large|[0-9]*xlarge|metal(-[0-9]+xl)?")
+# Families the system node group cannot use with the AL2023 x86_64 standard AMI: aws-cdk-lib's isGpuInstanceType
+# (p2-p4, g3-g6, inf1, inf2) needs a GPU or Neuron AMI type, and EKS managed node groups do not run Mac instances.
+_ACCELERATED_FAMILIES = {"p": "a GPU", "g": "a GPU", "gr": "a GPU", "dl": "a deep learning accelerator"}
+_NEURON_FAMILIES = ("inf", "trn")
+
+# Kubernetes quantities (k8s.io/apimachinery/pkg/api/resource/quantity.go):
+# <signedNumber><suffix>, suffix one of the binary SI (Ki..Ei), decimal SI (n, u, m, "", k..E) or e<signedNumber>.
+QUANTITY = re.compile(
+    r"(?P<sign>[+-]?)(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?(?:(?P<si>[numkMGTPE]|[KMGTPE]i)|[eE](?P<exponent>[+-]?[0-9]+))?"
+)
+_SI = {
+    "n": Fraction(1, 10**9),
+    "u": Fraction(1, 10**6),
+    "m": Fraction(1, 1000),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "P": Fraction(10**15),
+    "E": Fraction(10**18),
+    **{f"{prefix}i": Fraction(2 ** (10 * (i + 1))) for i, prefix in enumerate("KMGTPE")},
+}
+QUANTITY_MAX = 2**63 - 1
+"""No Kubernetes quantity may exceed 2^63-1 in magnitude (quantity.go)."""
+_QUANTITY_MAX_LENGTH = 64
+_QUANTITY_MAX_EXPONENT = 64
+# Cortex's floors for compute.cpu and compute.mem (cortexlabs/cortex pkg/types/spec/validations.go, computeValidation):
+# below them no model server starts.
+CPU_FLOOR = Fraction(20, 1000)
+MEMORY_FLOOR = Fraction(20 * 2**20)
 
 
 def is_token(value: object) -> bool:
-    """True for an unresolved CDK token string; checks skip these (they resolve at deploy time)."""
+    """True for an unresolved CDK token string; checks skip these (they resolve at deploy time).
+
+    Only Python callers can pass tokens: the loader rejects token syntax in a config file, whose strings are plain text.
+    """
     return isinstance(value, str) and "${Token[" in value
 
 
+def parse_quantity(text: str) -> Fraction | None:
+    """The exact value of a Kubernetes quantity (``'500m'`` -> 1/2, ``'1Ki'`` -> 1024, ``'1e3'`` -> 1000), or None
+    for anything that is not one. Exponents beyond +-64 are refused rather than computed."""
+    if len(text) > _QUANTITY_MAX_LENGTH:
+        return None
+    match = QUANTITY.fullmatch(text)
+    if match is None or not (match["whole"] or match["fraction"]):
+        return None
+    fraction = match["fraction"] or ""
+    value = Fraction(int((match["whole"] or "0") + fraction), 10 ** len(fraction))
+    if match["si"]:
+        value *= _SI[match["si"]]
+    elif match["exponent"]:
+        exponent = int(match["exponent"])
+        if abs(exponent) > _QUANTITY_MAX_EXPONENT:
+            return None
+        value *= Fraction(10) ** exponent
+    return -value if match["sign"] == "-" else value
+
+
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _dns_label(value: str, what: str) -> str:
     if is_token(value):
         return value
-    if len(value) > 63 or not DNS_LABEL.match(value):
+    if len(value) > 63 or not DNS_1123_LABEL.fullmatch(value):
         raise ValueError(
-            f"{what} {value!r} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
+            f"{what} {shown(value)} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
         )
+    return value
+
+
+def kubernetes_version_error(value: object) -> str | None:
+    """Why ``value`` is not a supported Kubernetes minor version, or None. The choices are ``versions``'s."""
+    valid = ", ".join(versions.KUBERNETES_VERSIONS)
+    if isinstance(value, float):
+        return f"kubernetes_version {shown(value)} must be a quoted string (YAML reads 1.30 as 1.3); valid: {valid}"
+    if value not in versions.KUBERNETES_VERSIONS:
+        return (
+            f"kubernetes_version {shown(value)} is not supported; valid: {valid} (Amazon Linux 2 AMIs, and so "
+            "Kubernetes before 1.33 with Neuron, are out of support)"
+        )
+    return None
+
+
+def cluster_name_error(value: object) -> str | None:
+    """Why ``value`` is not an EKS cluster name, or None."""
+    if isinstance(value, str) and EKS_CLUSTER_NAME.fullmatch(value):
+        return None
+    return (
+        f"cluster name {shown(value)} is not valid for EKS: 1-100 letters, digits, '-' or '_', starting with a "
+        "letter or digit"
+    )
+
+
+def system_instance_type_error(name: str) -> str | None:
+    """Why ``name`` cannot be a system node group type (AMI type AL2023_x86_64_STANDARD), or None."""
+    match = EC2_INSTANCE_TYPE.fullmatch(name)
+    if match is None or not EC2_SIZE.fullmatch(match["size"]):
+        return (
+            f"{shown(name)} is not an EC2 instance type name: family, generation and options, '.', size "
+            "(such as m6i.large or c7i.2xlarge)"
+        )
+    family, options = match["family"], match["options"]
+    if family.startswith(_NEURON_FAMILIES):
+        return (
+            f"{shown(name)} is a Neuron type; the system node group runs add-ons on ordinary x86_64 nodes: put "
+            "Neuron types in node_groups and an x86_64 type such as m6i.large here"
+        )
+    if family in _ACCELERATED_FAMILIES:
+        return (
+            f"{shown(name)} is {_ACCELERATED_FAMILIES[family]} type, which the standard x86_64 AMI of the system node "
+            "group does not drive; use a general purpose type such as m6i.large"
+        )
+    if family == "mac":
+        return (
+            f"{shown(name)} is a Mac instance, which EKS managed node groups do not run; use a type such as m6i.large"
+        )
+    if family == "a" or "g" in options:
+        return (
+            f"{shown(name)} is an Arm (Graviton) type, but the system node group's AMI is x86_64; use an x86_64 "
+            "type such as m6i.large"
+        )
+    return None
+
+
+def _system_instance_type(value: str) -> str:
+    error = system_instance_type_error(value)
+    if error:
+        raise ValueError(error)
     return value
 
 
@@ -47,10 +205,13 @@ class SystemNodeGroupSpec(Model):
     Neuron nodes carry a NoSchedule taint, so without these nodes the add-ons would have nowhere to run.
     """
 
-    instance_types: list[str] = Field(default_factory=lambda: ["m6i.large"], min_length=1)
-    min_size: int = Field(default=2, ge=1)
-    desired_size: int = Field(default=2, ge=1)
-    max_size: int = Field(default=3, ge=1)
+    instance_types: list[Annotated[str, AfterValidator(_system_instance_type)]] = Field(
+        default_factory=lambda: ["m6i.large"], min_length=1
+    )
+    """x86_64 EC2 types for AMI type AL2023_x86_64_STANDARD: no Neuron, GPU, Arm or Mac types."""
+    min_size: StrictInt = Field(default=2, ge=1, le=INT32_MAX)
+    desired_size: StrictInt = Field(default=2, ge=1, le=INT32_MAX)
+    max_size: StrictInt = Field(default=3, ge=1, le=INT32_MAX)
 
 
 class ClusterSpec(Model):
@@ -60,8 +221,9 @@ class ClusterSpec(Model):
     account: str | None = None
     """AWS account id; with ``region`` it makes the stacks environment-specific. Default: environment-agnostic."""
     region: str | None = None
-    max_azs: int = Field(default=2, ge=2, le=6)
-    nat_gateways: int = Field(default=1, ge=1, le=6)
+    """AWS region name such as ``us-east-1``. Default: environment-agnostic (the deploying credentials' region)."""
+    max_azs: StrictInt = Field(default=2, ge=2, le=6)
+    nat_gateways: StrictInt = Field(default=1, ge=1, le=6)
     system_node_group: SystemNodeGroupSpec = Field(default_factory=SystemNodeGroupSpec)
     cluster_autoscaler: bool = True
     """Run Cluster Autoscaler so node groups move between min and max. Turn off when bringing your own (Karpenter)."""
@@ -75,34 +237,39 @@ class ClusterSpec(Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not is_token(value) and not EKS_CLUSTER_NAME.match(value):
-            raise ValueError(
-                f"cluster name {value!r} is not valid for EKS: 1-100 letters, digits, '-' or '_', "
-                "starting with a letter or digit"
-            )
+        error = None if is_token(value) else cluster_name_error(value)
+        if error:
+            raise ValueError(error)
         return value
 
     @field_validator("kubernetes_version", mode="before")
     @classmethod
     def _version(cls, value: Any) -> Any:
-        if isinstance(value, float):
-            raise ValueError(
-                f"kubernetes_version {value!r} must be a quoted string (YAML reads 1.30 as 1.3); "
-                f"valid: {', '.join(versions.KUBERNETES_VERSIONS)}"
-            )
-        if value not in versions.KUBERNETES_VERSIONS:
-            raise ValueError(
-                f"kubernetes_version {value!r} is not supported; valid: {', '.join(versions.KUBERNETES_VERSIONS)} "
-                "(Amazon Linux 2 AMIs, and so Kubernetes before 1.33 with Neuron, are out of support)"
-            )
+        error = kubernetes_version_error(value)
+        if error:
+            raise ValueError(error)
         return value
 
     @field_validator("account")
     @classmethod
     def _account(cls, value: str | None) -> str | None:
-        if value is not None and not is_token(value) and not re.fullmatch(r"[0-9]{12}", value):
-            raise ValueError(f"account {value!r} must be a 12-digit AWS account id")
+        if value is not None and not is_token(value) and not ACCOUNT_ID.fullmatch(value):
+            raise ValueError(f"account {shown(value)} must be a 12-digit AWS account id (quote it in YAML)")
         return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not is_token(value) and not AWS_REGION.fullmatch(value):
+            raise ValueError(region_error(value))
+        return value
+
+
+def region_error(value: object) -> str:
+    return (
+        f"region {shown(value)} is not an AWS region name: lowercase like us-east-1, eu-central-2, us-gov-west-1 "
+        "or cn-north-1"
+    )
 
 
 class NodeGroupSpec(Model):
@@ -112,10 +279,10 @@ class NodeGroupSpec(Model):
     instance_types: list[str] = Field(min_length=1)
     ami: Literal["al2023", "bottlerocket"] = "al2023"
     capacity_type: Literal["on_demand", "spot"] = "on_demand"
-    min_size: int = Field(default=0, ge=0)
-    desired_size: int = Field(default=1, ge=0)
-    max_size: int = Field(default=1, ge=1)
-    disk_size: int = Field(default=100, ge=20, le=16384)
+    min_size: StrictInt = Field(default=0, ge=0, le=INT32_MAX)
+    desired_size: StrictInt = Field(default=1, ge=0, le=INT32_MAX)
+    max_size: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
+    disk_size: StrictInt = Field(default=100, ge=20, le=16384)
     """Root volume GiB. Neuron container images run to several GiB, so the EKS default of 20 GiB fills quickly."""
 
     @field_validator("name")
@@ -135,35 +302,49 @@ class DevicePluginSpec(Model):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
-        if not is_token(value) and not NEURON_TAG.match(value):
+        if not is_token(value) and not NEURON_TAG.fullmatch(value):
             raise ValueError(
-                f"device plugin version {value!r} must be a pinned Neuron release tag like "
+                f"device plugin version {shown(value)} must be a pinned Neuron release tag like "
                 f"{versions.NEURON_DEVICE_PLUGIN_VERSION!r} (never 'latest')"
             )
         return value
 
 
-def _quantity(value: Any, what: str) -> Any:
+def _quantity(value: Any, what: str, floor: Fraction, floor_text: str, example: str) -> Any:
+    """A number or quantity string for ``cpu``/``mem`` as the string Kubernetes gets, or a ValueError."""
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be a Kubernetes quantity such as '1', '500m' or '4Gi', not {value!r}")
+        raise ValueError(f"{what} must be a Kubernetes quantity such as {example}, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite amount such as {example}, not {value!r}")
     if isinstance(value, (int, float)):
-        if value <= 0:
-            raise ValueError(f"{what} must be greater than 0, got {value!r}")
-        return str(value)
-    if isinstance(value, str) and not is_token(value):
-        match = QUANTITY.match(value)
-        if not match:
-            raise ValueError(f"{what} {value!r} is not a Kubernetes quantity such as '1', '500m', '4Gi'")
-        if float(match.group(1)) <= 0:
-            raise ValueError(f"{what} must be greater than 0, got {value!r}")
+        value = str(value)
+    if not isinstance(value, str) or is_token(value):
+        return value  # pydantic reports a non-string; a token resolves at deploy time
+    amount = parse_quantity(value)
+    if amount is None:
+        raise ValueError(f"{what} {shown(value)} is not a Kubernetes quantity such as {example}")
+    if amount > QUANTITY_MAX:
+        raise ValueError(f"{what} {shown(value)} is larger than any Kubernetes quantity (at most 2^63-1)")
+    if amount < floor:
+        hint = ""
+        if what == "mem" and value.endswith("m"):
+            hint = " ('m' means thousandths of a byte: did you mean 'Mi'?)"
+        elif what == "mem" and value.lstrip("+").replace(".", "", 1).isdigit():
+            hint = f" (a bare number counts bytes: did you mean '{value}Gi'?)"
+        raise ValueError(
+            f"{what} {shown(value)} is below {floor_text}, the least a model server starts with{hint}; ask for at "
+            f"least {floor_text}"
+        )
     return value
 
 
 class ComputeSpec(Model):
-    inf: int = 1
+    inf: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
     """Whole Neuron chips per replica (``aws.amazon.com/neuron``). Fractional requests are not allowed."""
     cpu: str = "1"
+    """Any Kubernetes quantity of at least 20m (``'2'``, ``'500m'``, ``'1e3'``)."""
     mem: str = "4Gi"
+    """Any Kubernetes quantity of at least 20Mi (``'12Gi'``, ``'8G'``); a bare number counts bytes."""
 
     @field_validator("inf", mode="before")
     @classmethod
@@ -173,29 +354,50 @@ class ComputeSpec(Model):
         if isinstance(value, float):
             if not value.is_integer():
                 raise ValueError(
-                    f"inf is {value!r}: fractional requests are not allowed; ask for whole chips (1, 2, ...)"
+                    f"inf is {shown(value)}: fractional requests are not allowed; ask for whole chips (1, 2, ...)"
                 )
             value = int(value)
-        if isinstance(value, int) and value < 1:
-            raise ValueError(f"inf must be at least 1 chip, got {value!r}")
         return value
 
     @field_validator("cpu", mode="before")
     @classmethod
     def _cpu(cls, value: Any) -> Any:
-        return _quantity(value, "cpu")
+        return _quantity(value, "cpu", CPU_FLOOR, "20m", "'1', '500m' or '2'")
 
     @field_validator("mem", mode="before")
     @classmethod
     def _mem(cls, value: Any) -> Any:
-        return _quantity(value, "mem")
+        return _quantity(value, "mem", MEMORY_FLOOR, "20Mi", "'512Mi', '4Gi' or '8G'")
 
 
 class AutoscalingSpec(Model):
-    min_replicas: int = Field(default=1, ge=1)
-    max_replicas: int = Field(default=1, ge=1)
-    target_cpu_utilization: int = Field(default=70, ge=1, le=100)
+    min_replicas: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
+    max_replicas: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
+    target_cpu_utilization: StrictInt = Field(default=70, ge=1, le=100)
     """Average CPU utilisation (% of the request) the HorizontalPodAutoscaler keeps replicas at."""
+
+
+def image_error(image: str) -> str | None:
+    """Why ``image`` is not an OCI image reference the kubelet can pull, or None."""
+    if len(image) > IMAGE_MAX_LENGTH:
+        return f"image {shown(image)} is {len(image)} characters, longer than any image reference"
+    match = IMAGE_REFERENCE.fullmatch(image)
+    if match is None:
+        if IMAGE_REFERENCE.fullmatch(image.lower()):
+            return f"image {shown(image)}: repository names are lowercase"
+        return (
+            f"image {shown(image)} is not an image reference: [registry[:port]/]repository[:tag][@sha256:<digest>], "
+            "repository in lowercase letters, digits and . _ - separators"
+        )
+    if len(match["path"]) > 255:
+        return f"image {shown(image)}: the repository name is longer than 255 characters"
+    algorithm, digest = match["algorithm"], match["hex"]
+    if algorithm is not None and (DIGEST_HEX_LENGTHS.get(algorithm) != len(digest) or digest != digest.lower()):
+        return (
+            f"image {shown(image)}: a digest is sha256: and 64 lowercase hex digits (or sha384/sha512 with 96/128), "
+            f"got {shown(f'{algorithm}:{digest}')}"
+        )
+    return None
 
 
 class ApiSpec(Model):
@@ -204,30 +406,47 @@ class ApiSpec(Model):
     name: str
     node_group: str
     image: str = Field(min_length=1)
-    port: int = Field(default=8080, ge=1024, le=65535)
+    port: StrictInt = Field(default=8080, ge=1024, le=65535)
     """Container port; 1024 or above because pods run as a non-root user."""
     compute: ComputeSpec = Field(default_factory=ComputeSpec)
-    processes_per_replica: int = Field(default=1, ge=1)
-    threads_per_process: int = Field(default=1, ge=1)
-    compiled_neuroncores: int | None = Field(default=None, ge=1)
+    processes_per_replica: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
+    threads_per_process: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
+    compiled_neuroncores: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
     """NeuronCores the model was compiled for (``--num-neuroncores``). Default: the NCG size."""
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
     health_path: str = "/healthz"
     """HTTP path for readiness and liveness probes on ``port``."""
     env: dict[str, str] = Field(default_factory=dict)
+    """Extra variables, values verbatim; names and sizes are checked by the validation rules."""
     endpoint: bool | None = None
     """Route ``/<name>/...`` of the config's load balancer to this API. Default: true when ``endpoints`` is set."""
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return _dns_label(value, "API name")
+        if not is_token(value) and (len(value) > 63 or not DNS_1035_LABEL.fullmatch(value)):
+            raise ValueError(
+                f"API name {shown(value)} is not a DNS-1035 label, which its Service name must be: use at most 63 "
+                "lowercase letters, digits and '-', starting with a letter and ending with a letter or digit"
+            )
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        error = None if is_token(value) else image_error(value)
+        if error:
+            raise ValueError(error)
+        return value
 
     @field_validator("health_path")
     @classmethod
     def _health_path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"health_path {value!r} must start with '/'")
+        if not is_token(value) and not HEALTH_PATH.fullmatch(value):
+            raise ValueError(
+                f"health_path {shown(value)} must start with '/' and be printable ASCII without spaces, at most "
+                "1024 characters"
+            )
         return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -12,14 +13,37 @@ Path = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
 
 
+SHOWN_LIMIT = 80
+"""Characters of a user's value quoted in a message: enough to recognise it, never a whole file."""
+# Keys that print as ``a.b``; anything else (spaces, dots, brackets, quotes, control characters) is quoted.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_/-]*")
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a value quoted in a message stays short and on one line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (line breaks, escapes, separators) spelled as an escape,
+    so that a value from a config can never start a second, forged ``file:line:`` line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def format_path(path: Path) -> str:
-    """``("apis", 1, "processes_per_replica")`` -> ``apis[1].processes_per_replica``."""
+    """``("apis", 1, "processes_per_replica")`` -> ``apis[1].processes_per_replica``; odd keys are quoted
+    (``env['A B']``)."""
     out = ""
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out += f"[{part}]"
-        else:
+        elif isinstance(part, str) and _PLAIN_KEY.fullmatch(part):
             out += f".{part}" if out else part
+        else:
+            out += f"[{shown(part)}]"
     return out or "<config>"
 
 
@@ -41,11 +65,19 @@ class Problem:
         return replace(self, line=line)
 
     def render(self, source: str | None = None) -> str:
+        """``file:line: path: message`` (``file: path: message`` for a problem with the file itself), one line."""
         prefix = ""
         if source is not None:
             prefix = f"{source}:{self.line}: " if self.line is not None else f"{source}: "
         tag = "warning: " if self.severity == "warning" else ""
-        return f"{prefix}{self.location}: {tag}{self.message}"
+        return one_line(f"{prefix}{self.location}: {tag}{self.message}")
+
+
+def argument_problem(argument: str | Path, value: object, valid: str) -> Problem:
+    """A construct's keyword argument (or a path into one) that got ``value``, with what would be valid."""
+    return Problem(
+        (argument,) if isinstance(argument, str) else argument, f"{shown(value)} is not valid; valid: {valid}"
+    )
 
 
 def errors(problems: Iterable[Problem]) -> list[Problem]:
@@ -81,20 +113,50 @@ def raise_for_errors(problems: Iterable[Problem], source: str | None = None) -> 
         raise ConfigError(found, source)
 
 
+# Plain scalars that YAML 1.1 (PyYAML, and so many tools) reads as numbers or booleans, but the loader keeps as text
+# (YAML 1.2): say why such a value is not the number it looks like.
+_YAML11_INT = re.compile(
+    r"[-+]?(0[0-7_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+|[0-9][0-9_]*(:[0-5]?[0-9])+|[0-9][0-9_]*_[0-9_]*)"
+)
+_YAML11_BOOL = frozenset(
+    {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"}
+)
+
+
+_KINDS: dict[type, str] = {dict: "a mapping", list: "a list"}
+
+
+def _yaml11_hint(value: object) -> str:
+    if not isinstance(value, str):
+        return ""
+    if value in _YAML11_BOOL:
+        return f"; YAML 1.1 would read {value} as a boolean, and a boolean is not a number"
+    if _YAML11_INT.fullmatch(value):
+        return (
+            f"; {value} is not a plain decimal number (YAML 1.1 reads leading zeros as octal, '1:30' as base 60 and "
+            "'_' as a digit separator), so write the number in plain decimal digits"
+        )
+    return ""
+
+
 def pydantic_problems(error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
-        path: Path = tuple(p for p in item["loc"] if isinstance(p, (str, int)))
+        loc = item["loc"]
+        is_key = bool(loc) and loc[-1] == "[key]"
+        path: Path = tuple(p for p in (loc[:-1] if is_key else loc) if isinstance(p, (str, int)))
         message = item["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
         if item["type"] == "extra_forbidden":
-            message = f"unknown key {path[-1]!r} (a typo?)"
+            message = f"unknown key {shown(path[-1])} (a typo?)"
         elif item["type"] == "missing":
             message = "is required"
         elif item["type"] == "literal_error":
-            message = f"{item['input']!r} is not valid; {message[0].lower()}{message[1:]}"
-        elif item["type"] != "value_error" and "input" in item and not isinstance(item["input"], (dict, list)):
-            message = f"{message} (got {item['input']!r})"
-        problems.append(Problem(path, message))
+            message = f"{shown(item['input'])} is not valid; {message[0].lower()}{message[1:]}"
+        elif item["type"] != "value_error" and "input" in item:
+            value = item["input"]
+            got = _KINDS.get(type(value)) or shown(value)
+            message = f"{message} (got {got}){_yaml11_hint(value)}"
+        problems.append(Problem(path, f"key: {message}" if is_key else message))
     return problems
