@@ -15,6 +15,7 @@ from ..spec.models import ApiSpec, InferentiaConfig, NodeGroupSpec, is_token
 from ..spec.problems import Path, Problem, errors
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
+from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
 from .sizing import divisors
 
@@ -213,7 +214,12 @@ def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = 
 
 
 def check_replica_fits(
-    api: ApiSpec, capacity: NodeGroupCapacity, path: Path = (), *, neuron_monitor: bool = False
+    api: ApiSpec,
+    capacity: NodeGroupCapacity,
+    path: Path = (),
+    *,
+    neuron_monitor: bool = False,
+    container_insights: bool = False,
 ) -> list[Problem]:
     """One replica must fit one node of every instance type of its group: chips, and CPU and memory allocatable."""
     problems: list[Problem] = []
@@ -237,7 +243,7 @@ def check_replica_fits(
     cpu = cpu_millicores(api.compute.cpu)
     mem = memory_mib(api.compute.mem)
     for instance_type in capacity.instance_types:
-        node = node_allocatable(instance_type, neuron_monitor=neuron_monitor)
+        node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
         if cpu is not None and cpu > node.cpu_millicores:
             problems.append(
                 Problem(
@@ -340,6 +346,7 @@ def check_api(
     *,
     scheduler_extension: bool = False,
     neuron_monitor: bool = False,
+    container_insights: bool = False,
 ) -> list[Problem]:
     """Every problem of one API on its node group (errors and warnings), without the config-wide checks.
 
@@ -347,7 +354,14 @@ def check_api(
     rules need a valid group and are skipped until it is one.
     """
     capacity = None if errors(check_node_group(node_group)) else NodeGroupCapacity.of(node_group)
-    return _check_api_on(api, capacity, path, scheduler_extension=scheduler_extension, neuron_monitor=neuron_monitor)
+    return _check_api_on(
+        api,
+        capacity,
+        path,
+        scheduler_extension=scheduler_extension,
+        neuron_monitor=neuron_monitor,
+        container_insights=container_insights,
+    )
 
 
 def _check_api_on(
@@ -357,6 +371,7 @@ def _check_api_on(
     *,
     scheduler_extension: bool,
     neuron_monitor: bool,
+    container_insights: bool = False,
 ) -> list[Problem]:
     """:func:`check_api` on the capacity of its node group, or None when the group itself has errors."""
     problems = check_api_name(api, path) + check_replica_bounds(api, path) + check_quantity_kinds(api, path)
@@ -365,7 +380,9 @@ def _check_api_on(
         return problems
     problems += check_processes_per_replica(api, capacity.family, path)
     problems += check_compiled_neuroncores(api, capacity.family, path)
-    problems += check_replica_fits(api, capacity, path, neuron_monitor=neuron_monitor)
+    problems += check_replica_fits(
+        api, capacity, path, neuron_monitor=neuron_monitor, container_insights=container_insights
+    )
     problems += check_contiguous_allocation(api, capacity, path, scheduler_extension=scheduler_extension)
     return problems
 
@@ -404,8 +421,10 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
             capacities[id(api_group)],
             path,
             scheduler_extension=plugin.scheduler_extension,
-            neuron_monitor=plugin.monitor,
+            neuron_monitor=config.neuron_monitor(),
+            container_insights=config.container_insights(),
         )
     problems += check_endpoints(config)
+    problems += check_scaling(config)
     problems += check_operator_access(config)
     return problems
