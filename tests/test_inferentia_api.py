@@ -40,7 +40,7 @@ def synth(full_app: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Sy
 
     config = load_config(EXAMPLES / "full.yaml").config
     changed_api = config.apis[1].model_copy(update={"image": "public.ecr.aws/example/resnet50:2.4.0"})
-    changed = config.model_copy(update={"apis": [config.apis[0], changed_api]})
+    changed = config.model_copy(update={"apis": [config.apis[0], changed_api, *config.apis[2:]]})
     empty = config.model_copy(update={"apis": []})
     app = cdk.App(outdir=str(tmp_path_factory.mktemp("inferentia-api-cdk.out")))
     # Same stack names and the same cdk-nag setting as full_app, so the cluster templates may be byte-identical.
@@ -93,18 +93,26 @@ def test_one_manifest_resource_per_api(synth: Synth) -> None:
     template.resource_count_is(KUBERNETES_RESOURCE, len(synth.config.apis))
     manifests = _manifests(synth.templates["InferentiaApis"])
     exposed = {api.name for api in synth.config.exposed_apis()}
+    keda = ["TriggerAuthentication", "ScaledObject"]
+    owners = {
+        api.name: keda if api.autoscaling.metric != "cpu" else ["HorizontalPodAutoscaler"] for api in synth.config.apis
+    }
     for objects in manifests:
         binding = ["TargetGroupBinding"] if objects[0]["metadata"]["name"] in exposed else []
         assert [o["kind"] for o in objects] == [
             "Namespace",
             "Deployment",
             "Service",
-            "HorizontalPodAutoscaler",
+            *owners[objects[0]["metadata"]["name"]],
             "PodDisruptionBudget",
             "NetworkPolicy",
             *binding,
         ]
-    assert sorted(objects[0]["metadata"]["name"] for objects in manifests) == ["bert-large", "resnet50"]
+    assert sorted(objects[0]["metadata"]["name"] for objects in manifests) == [
+        "bert-large",
+        "resnet50",
+        "text-embedder",
+    ]
 
 
 def test_pods_request_and_limit_chips_cpu_and_memory(synth: Synth) -> None:
@@ -192,7 +200,10 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
     from inferentia_cdk.constructs.inferentia_api import InferentiaApi
 
     stack, cluster = _probe_stack()
-    spec = synth.config.apis[0].model_copy(update={"processes_per_replica": 1, "compiled_neuroncores": 2})
+    # On its own, without an endpoint: scaling on NeuronCores (requests per replica would need the target group).
+    bert = synth.config.apis[0]
+    on_cores = bert.autoscaling.model_copy(update={"metric": "neuroncore_utilization", "target": None})
+    spec = bert.model_copy(update={"processes_per_replica": 1, "compiled_neuroncores": 2, "autoscaling": on_cores})
     node_group = synth.config.node_group(spec.node_group)
     assert node_group is not None
     created = InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=node_group, scheduler_extension=True)
@@ -203,7 +214,7 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
     assert len(annotations) == 1
     assert "[ack: inferentia-cdk:compiled_neuroncores]" in str(annotations[0].data)
     assert created.node.find_child("Resource") is created.manifest
-    assert len(created.objects) == 6
+    assert len(created.objects) == 7  # the CPU HPA's place taken by a TriggerAuthentication and a ScaledObject
 
 
 def test_construct_rejects_a_node_group_other_than_the_one_named(synth: Synth) -> None:

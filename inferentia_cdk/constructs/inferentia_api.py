@@ -82,7 +82,8 @@ class InferentiaApi(Construct):
             spec,
             ("apis", spec.name),
             exposed=endpoint is not None and endpoint.target_group_full_name is not None,
-            container_insights=container_insights,
+            # Off is not proof that nothing publishes NeuronCore metrics for a cluster this construct did not build.
+            container_insights=True if container_insights else None,
         )
         # Raise before the construct joins the tree: a bad spec leaves no half-built API behind.
         raise_for_errors(problems)

@@ -226,6 +226,13 @@ class AutoscalingSpec(Model):
             )
         return data
 
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"target must be a number (a percent, or requests per second), not {value!r}")
+        return value
+
     @field_validator("min_replicas", mode="before")
     @classmethod
     def _min_replicas(cls, value: Any) -> Any:
