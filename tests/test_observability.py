@@ -69,6 +69,7 @@ def test_keda_is_the_pinned_chart_on_system_nodes(any_app: Synthesized) -> None:
     values = json.loads(chart["Values"])
     assert values["nodeSelector"] == {"inferentia-cdk/role": "system"}
     assert values["serviceAccount"]["operator"]["name"] == "keda-operator"
+    assert chart["Wait"] is True, "the admission webhook must answer before the first ScaledObject arrives"
 
 
 def test_the_keda_operator_may_only_read_cloudwatch_metrics(any_app: Synthesized) -> None:

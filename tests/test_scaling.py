@@ -190,7 +190,7 @@ def test_container_insights_daemonsets_count_against_the_node() -> None:
 
 
 @settings(max_examples=300, derandomize=True, deadline=None)
-@given(min_replicas=st.integers(1, 50), extra=st.integers(0, 500), window=st.integers(0, 3600))
+@given(min_replicas=st.integers(1, 50), extra=st.integers(0, 20_000), window=st.integers(0, 3600))
 def test_scale_up_reaches_max_replicas_within_one_model_load(min_replicas: int, extra: int, window: int) -> None:
     scaling = AutoscalingSpec(
         min_replicas=min_replicas, max_replicas=min_replicas + extra, scale_down_stabilization_seconds=window

@@ -3,6 +3,7 @@ CloudWatch metric (NeuronCore utilisation, or requests per target of the API's l
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -15,11 +16,14 @@ from ._pod_identity import pod_identity_role
 # KEDA's aws-cloudwatch scaler reads with GetMetricData, which supports no resource-level permissions (Service
 # Authorization Reference, Amazon CloudWatch), hence Resource "*"; it is read-only.
 METRIC_READ_ACTIONS = ("cloudwatch:GetMetricData",)
+INSTALL_TIMEOUT = cdk.Duration.minutes(10)
+"""Within the kubectl handler's 15-minute Lambda limit; on new system nodes KEDA's images pull in a minute or two."""
 
 
 class Keda(Construct):
     """The ``kedacore/keda`` Helm chart at ``versions.KEDA_CHART_VERSION`` in namespace ``keda``, on system nodes,
-    and the operator's AWS access through EKS Pod Identity: ``cloudwatch:GetMetricData`` only (``role``).
+    and the operator's AWS access through EKS Pod Identity: ``cloudwatch:GetMetricData`` only (``role``). The install
+    waits (up to ``INSTALL_TIMEOUT``) until KEDA is ready, so ScaledObjects applied after it are admitted.
 
     :param cluster: the EKS cluster; its ``eks-pod-identity-agent`` add-on is installed with the role.
     """
@@ -51,6 +55,10 @@ class Keda(Construct):
             namespace=KEDA_NAMESPACE,
             create_namespace=True,
             values=keda_values({SYSTEM_NODE_LABEL: SYSTEM_NODE_VALUE}),
+            # Ready before the stack completes: KEDA's admission webhook must answer when the APIs stack applies the
+            # first ScaledObject, or that apply fails.
+            wait=True,
+            timeout=INSTALL_TIMEOUT,
         )
         # The Pod Identity agent hands credentials only to pods started after their association exists.
         self.chart.node.add_dependency(self.association)
