@@ -224,3 +224,16 @@ def test_construct_rejects_a_node_group_other_than_the_one_named(synth: Synth) -
     spec, other = synth.config.apis[0], synth.config.node_groups[1]
     with pytest.raises(ValueError, match="inf2-spot"):
         InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=other)
+
+
+def test_construct_refuses_requests_per_replica_without_a_target_group(synth: Synth) -> None:
+    from inferentia_cdk.constructs.inferentia_api import InferentiaApi
+
+    stack, cluster = _probe_stack()
+    spec = synth.config.apis[0]
+    assert spec.autoscaling.metric == "requests_per_replica"
+    node_group = synth.config.node_group(spec.node_group)
+    assert node_group is not None
+    with pytest.raises(ConfigError, match=r"apis\.bert-large\.autoscaling\.metric: .*RequestCountPerTarget"):
+        InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=node_group, scheduler_extension=True)
+    assert stack.node.try_find_child("Api") is None

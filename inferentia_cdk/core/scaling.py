@@ -23,7 +23,6 @@ from .capacity import NodeGroupCapacity, node_allocatable
 # among others. An API's namespace is its name and holds only its pods, so that set is exactly the API.
 CONTAINER_INSIGHTS_NAMESPACE: Final = "ContainerInsights"
 NEURONCORE_UTILIZATION_METRIC: Final = "pod_neuroncore_utilization"
-NEURONCORE_MEMORY_METRIC: Final = "pod_neuroncore_memory_usage_total"
 RUNNING_PODS_METRIC: Final = "namespace_number_of_running_pods"
 # Elastic Load Balancing user guide, "CloudWatch metrics for your Application Load Balancer": RequestCountPerTarget in
 # AWS/ApplicationELB, dimension TargetGroup (the target group's ARN suffix), whose only valid statistic is Sum.
