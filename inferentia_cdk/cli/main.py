@@ -140,6 +140,7 @@ class ApiPlan:
 def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
     """The plan of every API of a loaded (so valid) config."""
     plans = []
+    neuron_monitor, container_insights = loaded.config.neuron_monitor(), loaded.config.container_insights()
     for i, spec in enumerate(loaded.config.apis):
         group = loaded.config.node_group(spec.node_group)
         if group is None:  # load_config has rejected such a config already
@@ -150,8 +151,8 @@ def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
         at_max = replica_capacity(
             spec,
             capacity,
-            neuron_monitor=loaded.config.neuron_monitor(),
-            container_insights=loaded.config.container_insights(),
+            neuron_monitor=neuron_monitor,
+            container_insights=container_insights,
         )
         plans.append(ApiPlan(spec, capacity, sizing, own, signal_of(spec.autoscaling), at_max))
     return plans

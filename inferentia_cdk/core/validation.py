@@ -410,6 +410,8 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
     for i, name in _duplicates([a.name for a in config.apis]):
         problems.append(Problem(("apis", i, "name"), f"API name {name!r} is used more than once"))
     plugin = config.device_plugin
+    # Once for the config, not per API: each asks about every API.
+    neuron_monitor, container_insights = config.neuron_monitor(), config.container_insights()
     for i, api in enumerate(config.apis):
         path: Path = ("apis", i)
         api_group = config.node_group(api.node_group)
@@ -421,8 +423,8 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
             capacities[id(api_group)],
             path,
             scheduler_extension=plugin.scheduler_extension,
-            neuron_monitor=config.neuron_monitor(),
-            container_insights=config.container_insights(),
+            neuron_monitor=neuron_monitor,
+            container_insights=container_insights,
         )
     problems += check_endpoints(config)
     problems += check_scaling(config)

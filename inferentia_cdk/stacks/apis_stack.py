@@ -44,6 +44,9 @@ class InferentiaApisStack(cdk.Stack):
         self.apis: dict[str, InferentiaApi] = {}
         self.endpoints: dict[str, ApiEndpoint] = {}
         self.monitoring: dict[str, ApiMonitoring] = {}
+        # Config-wide facts, each a pass over every API: asked once, not once per API.
+        self.container_insights = config.container_insights()
+        self.neuron_monitor = config.neuron_monitor()
         for spec in config.apis:
             self._add_api(self, spec)
 
@@ -86,21 +89,21 @@ class InferentiaApisStack(cdk.Stack):
             spec=spec,
             node_group=node_group,
             scheduler_extension=plugin.scheduler_extension,
-            neuron_monitor=config.neuron_monitor(),
+            neuron_monitor=self.neuron_monitor,
             endpoint=target,
-            container_insights=config.container_insights(),
+            container_insights=self.container_insights,
             cluster_name=config.cluster.name,
         )
         observability = config.observability
         endpoint_group = self.endpoints[spec.name].target_group if spec.name in self.endpoints else None
-        if observability.dashboards and (config.container_insights() or endpoint_group is not None):
+        if observability.dashboards and (self.container_insights or endpoint_group is not None):
             self.monitoring[spec.name] = ApiMonitoring(
                 scope,
                 f"{spec.name}-monitoring",
                 api_name=spec.name,
                 cluster_name=config.cluster.name,
                 signal=signal_of(spec.autoscaling),
-                container_insights=config.container_insights(),
+                container_insights=self.container_insights,
                 target_group=endpoint_group,
                 load_balancer_full_name=(
                     load_balancer.load_balancer.load_balancer_full_name
