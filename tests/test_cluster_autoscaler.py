@@ -156,8 +156,8 @@ def test_describe_nodegroup_is_limited_to_this_cluster(default_app: Synthesized)
 
 def test_pod_identity_gives_the_service_account_its_role(default_app: Synthesized) -> None:
     template = default_app.template("Cluster")
-    (association,) = _resources(template, "AWS::EKS::PodIdentityAssociation").values()
-    assert association["Properties"]["Namespace"] == "kube-system"
+    associations = _resources(template, "AWS::EKS::PodIdentityAssociation").values()
+    (association,) = [a for a in associations if a["Properties"]["Namespace"] == "kube-system"]
     assert association["Properties"]["ServiceAccount"] == render_autoscaler.SERVICE_ACCOUNT
     addons = {a["Properties"]["AddonName"] for a in _resources(template, "AWS::EKS::Addon").values()}
     assert {"eks-pod-identity-agent", "metrics-server"} <= addons

@@ -21,9 +21,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import pytest
 import yaml
+from crd_schemas import validate_kubernetes_object
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from synth_support import EXAMPLES, synthesize
@@ -273,7 +273,7 @@ def test_no_input_escapes_the_loader_and_every_problem_line_is_located(
         objects = app.kubernetes_objects()
         assert objects
         for obj in objects:
-            kubernetes_validate.validate(obj, version, strict=True)
+            validate_kubernetes_object(obj, version)
 
 
 def _features(loaded: LoadedConfig) -> frozenset[str]:

@@ -40,7 +40,7 @@ def synth(full_app: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Sy
 
     config = load_config(EXAMPLES / "full.yaml").config
     changed_api = config.apis[1].model_copy(update={"image": "public.ecr.aws/example/resnet50:2.4.0"})
-    changed = config.model_copy(update={"apis": [config.apis[0], changed_api]})
+    changed = config.model_copy(update={"apis": [config.apis[0], changed_api, *config.apis[2:]]})
     empty = config.model_copy(update={"apis": []})
     app = cdk.App(
         outdir=str(tmp_path_factory.mktemp("inferentia-api-cdk.out")), context=cli_context(EXAMPLES / "full.yaml")
@@ -95,18 +95,26 @@ def test_one_manifest_resource_per_api(synth: Synth) -> None:
     template.resource_count_is(KUBERNETES_RESOURCE, len(synth.config.apis))
     manifests = _manifests(synth.templates["InferentiaApis"])
     exposed = {api.name for api in synth.config.exposed_apis()}
+    keda = ["TriggerAuthentication", "ScaledObject"]
+    owners = {
+        api.name: keda if api.autoscaling.metric != "cpu" else ["HorizontalPodAutoscaler"] for api in synth.config.apis
+    }
     for objects in manifests:
         binding = ["TargetGroupBinding"] if objects[0]["metadata"]["name"] in exposed else []
         assert [o["kind"] for o in objects] == [
             "Namespace",
             "Deployment",
             "Service",
-            "HorizontalPodAutoscaler",
+            *owners[objects[0]["metadata"]["name"]],
             "PodDisruptionBudget",
             "NetworkPolicy",
             *binding,
         ]
-    assert sorted(objects[0]["metadata"]["name"] for objects in manifests) == ["bert-large", "resnet50"]
+    assert sorted(objects[0]["metadata"]["name"] for objects in manifests) == [
+        "bert-large",
+        "resnet50",
+        "text-embedder",
+    ]
 
 
 def test_pods_request_and_limit_chips_cpu_and_memory(synth: Synth) -> None:
@@ -258,17 +266,11 @@ def test_the_restricted_check_catches_what_restricted_admission_rejects(synth: S
 
 
 def test_every_rendered_object_passes_kubernetes_validate(synth: Synth) -> None:
-    import jsonschema
-    import kubernetes_validate
-    from crd_schemas import CRD_SCHEMAS
+    from crd_schemas import validate_kubernetes_object
 
     for objects in _manifests(synth.templates["InferentiaApis"]):
         for obj in objects:
-            crd_schema = CRD_SCHEMAS.get((obj["apiVersion"], obj["kind"]))
-            if crd_schema is not None:
-                jsonschema.validate(obj, crd_schema)
-            else:
-                kubernetes_validate.validate(obj, synth.config.cluster.kubernetes_version, strict=True)
+            validate_kubernetes_object(obj, synth.config.cluster.kubernetes_version)
 
 
 def test_changing_an_api_leaves_the_cluster_template_byte_identical(synth: Synth) -> None:
@@ -309,7 +311,10 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
     from inferentia_cdk.constructs.inferentia_api import InferentiaApi
 
     stack, cluster = _probe_stack()
-    spec = synth.config.apis[0].model_copy(update={"processes_per_replica": 1, "compiled_neuroncores": 2})
+    # On its own, without an endpoint: scaling on NeuronCores (requests per replica would need the target group).
+    bert = synth.config.apis[0]
+    on_cores = bert.autoscaling.model_copy(update={"metric": "neuroncore_utilization", "target": None})
+    spec = bert.model_copy(update={"processes_per_replica": 1, "compiled_neuroncores": 2, "autoscaling": on_cores})
     node_group = synth.config.node_group(spec.node_group)
     assert node_group is not None
     created = InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=node_group, scheduler_extension=True)
@@ -320,7 +325,7 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
     assert len(annotations) == 1
     assert "[ack: inferentia-cdk:compiled_neuroncores]" in str(annotations[0].data)
     assert created.node.find_child("Resource") is created.manifest
-    assert len(created.objects) == 6
+    assert len(created.objects) == 7  # the CPU HPA's place taken by a TriggerAuthentication and a ScaledObject
 
 
 def test_construct_rejects_a_node_group_other_than_the_one_named(synth: Synth) -> None:
@@ -330,3 +335,16 @@ def test_construct_rejects_a_node_group_other_than_the_one_named(synth: Synth) -
     spec, other = synth.config.apis[0], synth.config.node_groups[1]
     with pytest.raises(ValueError, match="inf2-spot"):
         InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=other)
+
+
+def test_construct_refuses_requests_per_replica_without_a_target_group(synth: Synth) -> None:
+    from inferentia_cdk.constructs.inferentia_api import InferentiaApi
+
+    stack, cluster = _probe_stack()
+    spec = synth.config.apis[0]
+    assert spec.autoscaling.metric == "requests_per_replica"
+    node_group = synth.config.node_group(spec.node_group)
+    assert node_group is not None
+    with pytest.raises(ConfigError, match=r"apis\.bert-large\.autoscaling\.metric: .*RequestCountPerTarget"):
+        InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=node_group, scheduler_extension=True)
+    assert stack.node.try_find_child("Api") is None

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from ..core.capacity import NodeGroupCapacity
 from ..core.loader import LoadedConfig, load_config
+from ..core.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
 from ..core.sizing import ReplicaSizing, describe_memory, divisors, size_replica
 from ..spec.models import ApiSpec
 from ..spec.problems import ConfigError, Problem
@@ -36,6 +37,9 @@ class ApiPlan:
     capacity: NodeGroupCapacity
     sizing: ReplicaSizing
     warnings: tuple[Problem, ...]
+    signal: ScalingSignal
+    at_max: ReplicaCapacity
+    """Nodes and vCPUs this API needs at max_replicas, counting chips, CPU and memory per node."""
 
     @property
     def compiled_neuroncores(self) -> int:
@@ -85,6 +89,16 @@ class ApiPlan:
             "replicas_per_node": self.replicas_per_node,
             "min_replicas": self.spec.autoscaling.min_replicas,
             "max_replicas": self.spec.autoscaling.max_replicas,
+            "scaling": {
+                "metric": self.signal.metric,
+                "target": self.signal.target,
+                "unit": self.signal.unit,
+                "via": "keda" if self.signal.via_keda else "hpa",
+                "replicas_per_node": self.at_max.replicas_per_node,
+                "nodes_at_max_replicas": self.at_max.nodes_at_max,
+                "vcpus_at_max_replicas": self.at_max.vcpus_at_max,
+                "node_group_max_size": self.at_max.group_max_nodes,
+            },
             "ncgs": [
                 {
                     "index": g.index,
@@ -113,6 +127,11 @@ class ApiPlan:
             + ("" if spec.compiled_neuroncores else " (default: the NCG size)"),
             f"  replicas {spec.autoscaling.min_replicas}-{spec.autoscaling.max_replicas}, "
             f"{self.replicas_per_node} per node by chips",
+            f"  scaling: {self.signal.describe()}",
+            f"  at max_replicas {spec.autoscaling.max_replicas}: {self.at_max.nodes_at_max} node(s), "
+            f"{self.at_max.vcpus_at_max} vCPUs ({self.at_max.replicas_per_node} replica(s) per node by chips, CPU and "
+            f"memory; node group max_size {self.at_max.group_max_nodes}"
+            + (")" if self.at_max.fits_group else ", too few: the rest stay Pending)"),
         ]
         lines += [f"  advice: {line}" for line in self.advice()]
         return "\n".join(lines)
@@ -121,6 +140,7 @@ class ApiPlan:
 def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
     """The plan of every API of a loaded (so valid) config."""
     plans = []
+    neuron_monitor, container_insights = loaded.config.neuron_monitor(), loaded.config.container_insights()
     for i, spec in enumerate(loaded.config.apis):
         group = loaded.config.node_group(spec.node_group)
         if group is None:  # load_config has rejected such a config already
@@ -128,7 +148,13 @@ def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
         capacity = NodeGroupCapacity.of(group)
         sizing = size_replica(capacity.family, spec.compute.inf, spec.processes_per_replica)
         own = tuple(w for w in loaded.warnings if w.path[:2] == ("apis", i))
-        plans.append(ApiPlan(spec, capacity, sizing, own))
+        at_max = replica_capacity(
+            spec,
+            capacity,
+            neuron_monitor=neuron_monitor,
+            container_insights=container_insights,
+        )
+        plans.append(ApiPlan(spec, capacity, sizing, own, signal_of(spec.autoscaling), at_max))
     return plans
 
 
@@ -206,7 +232,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     validate.add_argument("config", help="the inferentia-cdk config file (YAML)")
     plan = commands.add_parser(
-        "plan", help="show each API's NeuronCore Groups: sizes, counts, device memory, compiled cores and advice"
+        "plan",
+        help="show each API's NeuronCore Groups (sizes, counts, device memory, compiled cores, advice), its scaling "
+        "signal and target, and the nodes and vCPUs its max_replicas needs",
     )
     plan.add_argument("config", help="the inferentia-cdk config file (YAML)")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON ({'apis': [...], ...})")

@@ -8,10 +8,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
+from ..core.scaling import check_autoscaling
 from ..core.sizing import ReplicaSizing, size_replica
 from ..core.validation import check_api, check_node_group
 from ..kube.api import family_of_group, render_api
 from ..kube.endpoint import EndpointTarget
+from ..kube.scaling import autoscaler_objects
 from ..spec.models import ApiSpec, NodeGroupSpec
 from ..spec.problems import Problem, argument_problem, errors, raise_for_errors
 
@@ -37,7 +39,17 @@ class InferentiaApi(Construct):
         counted when checking that a replica's CPU and memory fit a node.
     :param endpoint: default ``None`` (cluster-internal only). The target group (and the load balancer's security
         group) of an :class:`ApiEndpoint`: the manifest then also holds a TargetGroupBinding, and the pods carry the
-        load balancer's readiness gate and a pre-stop pause so that they are drained before they stop.
+        load balancer's readiness gate and a pre-stop pause so that they are drained before they stop. Scaling on
+        ``requests_per_replica`` needs it, with ``target_group_full_name``.
+    :param container_insights: default ``False``. Set it when the cluster runs the amazon-cloudwatch-observability
+        add-on (``ContainerInsights``): its DaemonSets' requests count against the node, and scaling on
+        ``neuroncore_utilization`` needs its metrics.
+    :param cluster_name: default the cluster's ``cluster_name``. The literal name, for the ``ClusterName`` dimension of
+        the NeuronCore metric; needed only when the cluster's name is a token.
+
+    The replica count is owned by a KEDA ScaledObject (with its TriggerAuthentication) for ``neuroncore_utilization``
+    and ``requests_per_replica``, read from CloudWatch in the stack's region; for ``cpu`` by a plain
+    HorizontalPodAutoscaler. KEDA itself must run on the cluster (:class:`inferentia_cdk.constructs.keda.Keda`).
     """
 
     def __init__(
@@ -51,6 +63,8 @@ class InferentiaApi(Construct):
         scheduler_extension: bool = False,
         neuron_monitor: bool = False,
         endpoint: EndpointTarget | None = None,
+        container_insights: bool = False,
+        cluster_name: str | None = None,
     ) -> None:
         arguments = [
             argument_problem(name, value, valid)
@@ -80,6 +94,14 @@ class InferentiaApi(Construct):
             ("apis", spec.name),
             scheduler_extension=scheduler_extension,
             neuron_monitor=neuron_monitor,
+            container_insights=container_insights,
+        )
+        problems += check_autoscaling(
+            spec,
+            ("apis", spec.name),
+            exposed=endpoint is not None and endpoint.target_group_full_name is not None,
+            # Off is not proof that nothing publishes NeuronCore metrics for a cluster this construct did not build.
+            container_insights=True if container_insights else None,
         )
         # Raise before the construct joins the tree: a bad spec leaves no half-built API behind.
         raise_for_errors(problems)
@@ -93,8 +115,14 @@ class InferentiaApi(Construct):
         self.sizing: ReplicaSizing = size_replica(
             family_of_group(node_group), spec.compute.inf, spec.processes_per_replica
         )
+        autoscaler = autoscaler_objects(
+            spec,
+            cluster_name=cluster_name or cluster.cluster_name,
+            region=cdk.Stack.of(self).region,
+            target_group_full_name=endpoint.target_group_full_name if endpoint is not None else None,
+        )
         self.objects: list[dict[str, Any]] = render_api(
-            spec, node_group, scheduler_extension=scheduler_extension, endpoint=endpoint
+            spec, node_group, scheduler_extension=scheduler_extension, endpoint=endpoint, autoscaler=autoscaler
         )
         self.manifest = eks.KubernetesManifest(self, "Resource", cluster=cluster, manifest=self.objects)
 

@@ -119,6 +119,14 @@ NODE_DAEMONSETS: tuple[Reservation, ...] = (
 )
 NEURON_MONITOR_RESERVATION = Reservation("neuron-monitor", 256, 128)
 """Also the requests render_neuron gives neuron-monitor."""
+# The amazon-cloudwatch-observability add-on tolerates every taint ("tolerations: [operator: Exists]"), so its
+# DaemonSets run on Neuron nodes too: the CloudWatch agent (requests 250m / 128Mi) and, on Neuron instance types, its
+# own neuron-monitor (256m / 128Mi), per charts/amazon-cloudwatch-observability/values.yaml of the pinned release.
+# Fluent Bit is not counted: the add-on is installed with container logs off.
+CONTAINER_INSIGHTS_DAEMONSETS: tuple[Reservation, ...] = (
+    Reservation("cloudwatch-agent (Container Insights)", 250, 128),
+    Reservation("neuron-monitor (Container Insights)", 256, 128),
+)
 
 
 def kube_reserved_cpu_millicores(vcpus: int) -> int:
@@ -182,10 +190,13 @@ class NodeAllocatable:
 
 # Pure and immutable: every API on a node group asks for the same few instance types.
 @lru_cache(maxsize=256)
-def node_allocatable(instance_type: NeuronInstanceType, *, neuron_monitor: bool = False) -> NodeAllocatable:
+def node_allocatable(
+    instance_type: NeuronInstanceType, *, neuron_monitor: bool = False, container_insights: bool = False
+) -> NodeAllocatable:
     """Allocatable CPU and memory for API pods on one node of ``instance_type`` (AL2023 EKS AMI defaults)."""
     max_pods = instance_type.max_pods
     daemonsets = NODE_DAEMONSETS + ((NEURON_MONITOR_RESERVATION,) if neuron_monitor else ())
+    daemonsets += CONTAINER_INSIGHTS_DAEMONSETS if container_insights else ()
     return NodeAllocatable(
         instance_type=instance_type,
         max_pods=max_pods,

@@ -17,6 +17,7 @@ from ..spec.models import EKS_NODES_PER_GROUP_QUOTA, ApiSpec, InferentiaConfig, 
 from ..spec.problems import Path, Problem, errors, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
+from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
 from .sizing import divisors
 
@@ -225,7 +226,12 @@ def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = 
 
 
 def check_replica_fits(
-    api: ApiSpec, capacity: NodeGroupCapacity, path: Path = (), *, neuron_monitor: bool = False
+    api: ApiSpec,
+    capacity: NodeGroupCapacity,
+    path: Path = (),
+    *,
+    neuron_monitor: bool = False,
+    container_insights: bool = False,
 ) -> list[Problem]:
     """One replica must fit one node of every instance type of its group: chips, and CPU and memory allocatable."""
     problems: list[Problem] = []
@@ -249,7 +255,7 @@ def check_replica_fits(
     cpu = cpu_millicores(api.compute.cpu)
     mem = memory_mib(api.compute.mem)
     for instance_type in capacity.instance_types:
-        node = node_allocatable(instance_type, neuron_monitor=neuron_monitor)
+        node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
         if cpu is not None and cpu > node.cpu_millicores:
             problems.append(
                 Problem(
@@ -404,9 +410,11 @@ def _replica_needs(api: ApiSpec) -> dict[str, float]:
     }
 
 
-def _node_offers(instance_type: NeuronInstanceType, *, neuron_monitor: bool) -> dict[str, float]:
+def _node_offers(
+    instance_type: NeuronInstanceType, *, neuron_monitor: bool, container_insights: bool
+) -> dict[str, float]:
     """What one node of ``instance_type`` offers API pods, per resource of :func:`_replica_needs`."""
-    node = node_allocatable(instance_type, neuron_monitor=neuron_monitor)
+    node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
     return {
         "Neuron chips": instance_type.chips,
         "CPU millicores": node.cpu_millicores,
@@ -426,6 +434,7 @@ def check_min_replicas(
     group_path: Path = (),
     *,
     neuron_monitor: bool = False,
+    container_insights: bool = False,
 ) -> list[Problem]:
     """The node group at ``max_size`` must hold the ``min_replicas`` of its APIs, or those pods stay Pending for good.
 
@@ -436,7 +445,10 @@ def check_min_replicas(
     """
     problems: list[Problem] = []
     nodes = capacity.max_nodes
-    offers = {t.name: _node_offers(t, neuron_monitor=neuron_monitor) for t in capacity.instance_types}
+    offers = {
+        t.name: _node_offers(t, neuron_monitor=neuron_monitor, container_insights=container_insights)
+        for t in capacity.instance_types
+    }
     placed: list[tuple[ApiSpec, dict[str, float]]] = []
     for path, api in apis:
         needs = _replica_needs(api)
@@ -490,6 +502,7 @@ def check_api(
     *,
     scheduler_extension: bool = False,
     neuron_monitor: bool = False,
+    container_insights: bool = False,
 ) -> list[Problem]:
     """Every problem of one API on its node group (errors and warnings), without the config-wide checks.
 
@@ -498,10 +511,17 @@ def check_api(
     """
     capacity = None if errors(check_node_group(node_group)) else NodeGroupCapacity.of(node_group)
     problems = _check_api_on(
-        api, capacity, path, scheduler_extension=scheduler_extension, neuron_monitor=neuron_monitor
+        api,
+        capacity,
+        path,
+        scheduler_extension=scheduler_extension,
+        neuron_monitor=neuron_monitor,
+        container_insights=container_insights,
     )
     if capacity is not None:
-        problems += check_min_replicas([(path, api)], capacity, neuron_monitor=neuron_monitor)
+        problems += check_min_replicas(
+            [(path, api)], capacity, neuron_monitor=neuron_monitor, container_insights=container_insights
+        )
     return problems
 
 
@@ -512,6 +532,7 @@ def _check_api_on(
     *,
     scheduler_extension: bool,
     neuron_monitor: bool,
+    container_insights: bool = False,
 ) -> list[Problem]:
     """:func:`check_api` on the capacity of its node group, or None when the group itself has errors."""
     problems = check_api_name(api, path) + check_replica_bounds(api, path)
@@ -522,7 +543,9 @@ def _check_api_on(
     if api.compute.inf <= MAX_CHIPS_PER_NODE:
         problems += check_processes_per_replica(api, capacity.family, path)
         problems += check_compiled_neuroncores(api, capacity.family, path)
-    problems += check_replica_fits(api, capacity, path, neuron_monitor=neuron_monitor)
+    problems += check_replica_fits(
+        api, capacity, path, neuron_monitor=neuron_monitor, container_insights=container_insights
+    )
     problems += check_contiguous_allocation(api, capacity, path, scheduler_extension=scheduler_extension)
     return problems
 
@@ -555,6 +578,8 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
     plugin = config.device_plugin
     on_group: dict[str, list[tuple[Path, ApiSpec]]] = {}
     env_bytes = 0
+    # Once for the config, not per API: each asks about every API.
+    neuron_monitor, container_insights = config.neuron_monitor(), config.container_insights()
     for i, api in enumerate(config.apis):
         path: Path = ("apis", i)
         env_bytes += sum(_template_bytes(k) + _template_bytes(v) for k, v in api.env.items())
@@ -573,7 +598,8 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
             capacities[id(api_group)],
             path,
             scheduler_extension=plugin.scheduler_extension,
-            neuron_monitor=plugin.monitor,
+            neuron_monitor=neuron_monitor,
+            container_insights=container_insights,
         )
         problems += api_problems
         if not errors(api_problems):
@@ -582,7 +608,13 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
         index, group = groups[name]
         capacity = capacities[id(group)]
         if capacity is not None:
-            problems += check_min_replicas(apis, capacity, ("node_groups", index), neuron_monitor=plugin.monitor)
+            problems += check_min_replicas(
+                apis,
+                capacity,
+                ("node_groups", index),
+                neuron_monitor=neuron_monitor,
+                container_insights=container_insights,
+            )
     if env_bytes > MAX_ENV_TEMPLATE_BYTES:
         problems.append(
             Problem(
@@ -593,5 +625,6 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
             )
         )
     problems += check_endpoints(config)
+    problems += check_scaling(config)
     problems += check_operator_access(config)
     return problems

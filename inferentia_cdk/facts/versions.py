@@ -51,3 +51,18 @@ left to EKS, which installs the default for the cluster's version, as for metric
 # Released 2026-04-18; its release notes name the image public.ecr.aws/eks/aws-load-balancer-controller:v3.2.2.
 AWS_LOAD_BALANCER_CONTROLLER: Final = "v3.2.2"
 AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY: Final = "public.ecr.aws/eks/aws-load-balancer-controller"
+
+# kedacore/charts keda/Chart.yaml: chart (and app) 2.20.2, "prepare v2.20.2 release" of 2026-07-31; the ScaledObject and
+# TriggerAuthentication fields we render are those of that chart's CRDs (keda.sh/v1alpha1).
+KEDA_CHART_VERSION: Final = "2.20.2"
+KEDA_CHART_REPOSITORY: Final = "https://kedacore.github.io/charts"
+
+# The amazon-cloudwatch-observability EKS add-on carries its Helm chart's version with an -eksbuild suffix
+# (aws-observability/helm-charts, charts/amazon-cloudwatch-observability; RELEASE_NOTES v6.4.0 of 2026-07-21).
+CLOUDWATCH_OBSERVABILITY_ADDON_VERSION: Final = "v6.4.0-eksbuild.1"
+# CloudWatch user guide, "Container Insights with enhanced observability metrics", AWS Neuron section: the per-pod
+# NeuronCore metrics (pod_neuroncore_utilization, ...) come with add-on v1.5.0-eksbuild.1 (agent 1.300036.0) or later.
+CLOUDWATCH_OBSERVABILITY_NEURON_METRICS_SINCE: Final = "v1.5.0-eksbuild.1"
+# CloudWatch user guide, "Quick start with the Amazon CloudWatch Observability EKS add-on": EKS Pod Identity for the
+# agent from add-on version 3.1.0.
+CLOUDWATCH_OBSERVABILITY_POD_IDENTITY_SINCE: Final = "v3.1.0-eksbuild.1"

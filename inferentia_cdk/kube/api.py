@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..core.endpoints import PRE_STOP_SLEEP_SECONDS, TERMINATION_GRACE_PERIOD_SECONDS
+from ..core.scaling import hpa_behavior
 from ..core.serving_env import (
     ENV_HOME,
     ENV_NCG_SIZE,
@@ -44,6 +45,8 @@ SHM_SHARE_OF_MEMORY: Final = 2
 STARTUP_PROBE_PERIOD_SECONDS: Final = 10
 STARTUP_PROBE_FAILURE_THRESHOLD: Final = 60
 """Up to 10 minutes (60 x 10 s) for the model to load onto its NeuronCores before liveness checks begin."""
+MODEL_LOAD_SECONDS: Final = STARTUP_PROBE_PERIOD_SECONDS * STARTUP_PROBE_FAILURE_THRESHOLD
+"""The startup probe's budget: the longest a new replica may take before it serves, which scale-up must outpace."""
 
 MANAGED_BY: Final = "inferentia-cdk"
 POD_SECURITY_ENFORCE_LABEL: Final = "pod-security.kubernetes.io/enforce"
@@ -211,6 +214,7 @@ def service(spec: ApiSpec) -> Manifest:
 
 
 def horizontal_pod_autoscaler(spec: ApiSpec) -> Manifest:
+    """The plain HPA of an API that scales on CPU (``autoscaling.metric: cpu``); KEDA owns the HPA otherwise."""
     scaling = spec.autoscaling
     return {
         "apiVersion": "autoscaling/v2",
@@ -225,10 +229,11 @@ def horizontal_pod_autoscaler(spec: ApiSpec) -> Manifest:
                     "type": "Resource",
                     "resource": {
                         "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": scaling.target_cpu_utilization},
+                        "target": {"type": "Utilization", "averageUtilization": round(scaling.target_value)},
                     },
                 }
             ],
+            "behavior": hpa_behavior(scaling, MODEL_LOAD_SECONDS),
         },
     }
 
@@ -264,8 +269,12 @@ def render_api(
     *,
     scheduler_extension: bool = False,
     endpoint: EndpointTarget | None = None,
+    autoscaler: list[Manifest] | None = None,
 ) -> list[Manifest]:
     """Every Kubernetes object of ``spec`` on ``node_group``, the Namespace first so ``kubectl apply`` can create it.
+
+    ``autoscaler`` replaces the CPU HorizontalPodAutoscaler (the default) with the objects that own the replica count
+    instead: KEDA's, from :func:`inferentia_cdk.kube.scaling.autoscaler_objects`.
 
     With ``endpoint``, the pods are registered in its target group (a TargetGroupBinding, last: its CRD's webhook
     checks that the Service exists), carry the load balancer's readiness gate and drain before they stop.
@@ -276,7 +285,7 @@ def render_api(
         namespace(spec, exposed=exposed),
         deployment(spec, node_group, sizing, scheduler_extension=scheduler_extension, exposed=exposed),
         service(spec),
-        horizontal_pod_autoscaler(spec),
+        *(autoscaler if autoscaler is not None else [horizontal_pod_autoscaler(spec)]),
         pod_disruption_budget(spec),
         network_policy(spec),
     ]

@@ -25,6 +25,9 @@ class EndpointTarget:
 
     target_group_arn: str
     load_balancer_security_group_id: str
+    target_group_full_name: str | None = None
+    """The target group's ARN suffix (``targetgroup/<name>/<id>``), its CloudWatch dimension; needed only to scale on
+    ``requests_per_replica``."""
 
 
 def target_group_binding(spec: ApiSpec, target: EndpointTarget, labels: dict[str, str]) -> dict[str, Any]:

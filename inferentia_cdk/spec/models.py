@@ -15,7 +15,7 @@ import re
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
 from ..facts import versions
 from .problems import shown
@@ -370,11 +370,62 @@ class ComputeSpec(Model):
         return _quantity(value, "mem", MEMORY_FLOOR, "20Mi", "'512Mi', '4Gi' or '8G'")
 
 
+ScalingMetric = Literal["neuroncore_utilization", "requests_per_replica", "cpu"]
+"""What an API scales on: its NeuronCores' busy share, load balancer requests per replica, or CPU utilisation."""
+
+DEFAULT_UTILIZATION_TARGET = 70.0
+"""Percent of NeuronCore or CPU utilisation an API keeps its replicas at when ``target`` is left out."""
+SCALE_TO_ZERO_ISSUE = "aws-neuron-sdk issue 1338"
+"""Pods started on a Neuron node after its last pod left fail with NRT:nrt_allocate_neuron_cores (cores not freed)."""
+
+
 class AutoscalingSpec(Model):
     min_replicas: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
+    """At least 1: scaling to zero on Neuron leaves cores unallocatable for the next pod (aws-neuron-sdk #1338)."""
     max_replicas: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
-    target_cpu_utilization: StrictInt = Field(default=70, ge=1, le=100)
-    """Average CPU utilisation (% of the request) the HorizontalPodAutoscaler keeps replicas at."""
+    metric: ScalingMetric = "neuroncore_utilization"
+    """The signal: ``neuroncore_utilization`` (Container Insights, through KEDA), ``requests_per_replica`` (the API's
+    target group, through KEDA; needs an endpoint) or ``cpu`` (metrics-server, a plain HorizontalPodAutoscaler)."""
+    target: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    """Per replica: percent for the utilisations (default 70), requests per second for ``requests_per_replica``
+    (required: no default fits every model)."""
+    scale_down_stabilization_seconds: StrictInt = Field(default=300, ge=0, le=3600)
+    """How long the highest recommendation of the window holds before replicas are removed (the HPA's 0-3600)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_cpu_target(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "target_cpu_utilization" in data:
+            value = data["target_cpu_utilization"]
+            shown = value if isinstance(value, int) and not isinstance(value, bool) else "<percent>"
+            raise ValueError(
+                f"target_cpu_utilization was replaced by metric and target: write `metric: cpu` and "
+                f"`target: {shown}` to keep scaling on CPU, or drop the key to scale on NeuronCore utilisation "
+                "(the default: on Neuron the cores saturate long before the CPU does)"
+            )
+        return data
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, value: Any) -> Any:
+        if isinstance(value, (bool, str)):
+            raise ValueError(f"target must be a number (a percent, or requests per second), not {value!r}")
+        return value
+
+    @field_validator("min_replicas", mode="before")
+    @classmethod
+    def _min_replicas(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ValueError(
+                f"min_replicas must be at least 1, got {value}: scaling a Neuron API to zero leaves the node's "
+                f"NeuronCores unallocatable for the next pod ({SCALE_TO_ZERO_ISSUE}, NRT:nrt_allocate_neuron_cores)"
+            )
+        return value
+
+    @property
+    def target_value(self) -> float:
+        """``target``, or 70 for the utilisations (``requests_per_replica`` has no default; validation says so)."""
+        return self.target if self.target is not None else DEFAULT_UTILIZATION_TARGET
 
 
 def image_error(image: str) -> str | None:
@@ -468,6 +519,18 @@ class EndpointsSpec(Model):
     balancer's own DNS name."""
 
 
+class ObservabilitySpec(Model):
+    """CloudWatch: Container Insights' Neuron metrics, and a dashboard and alarms per API."""
+
+    container_insights: bool | None = None
+    """Install the amazon-cloudwatch-observability EKS add-on (it runs its own neuron-monitor and publishes per-pod
+    NeuronCore metrics). Default: true when any API scales on ``neuroncore_utilization``."""
+    dashboards: bool = True
+    """A CloudWatch dashboard per API, and alarms on 5xx rate and zero healthy targets for each exposed API."""
+    alarm_topic_arn: str | None = None
+    """SNS topic the alarms notify (alarm and OK). Default: alarms only change state."""
+
+
 class InferentiaConfig(Model):
     """The whole configuration: one cluster, its Neuron node groups, the device plugin and the APIs."""
 
@@ -482,6 +545,7 @@ class InferentiaConfig(Model):
     apis: list[ApiSpec] = Field(default_factory=list)
     endpoints: EndpointsSpec | None = None
     """Expose APIs through one load balancer with a URL each. Absent: APIs stay cluster-internal (ClusterIP)."""
+    observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec)
 
     def node_group(self, name: str) -> NodeGroupSpec | None:
         return next((g for g in self.node_groups if g.name == name), None)
@@ -491,3 +555,14 @@ class InferentiaConfig(Model):
         if self.endpoints is None:
             return []
         return [api for api in self.apis if api.endpoint is not False]
+
+    def container_insights(self) -> bool:
+        """Whether the CloudWatch observability add-on runs: as configured, else when an API scales on NeuronCores."""
+        configured = self.observability.container_insights
+        if configured is not None:
+            return configured
+        return any(api.autoscaling.metric == "neuroncore_utilization" for api in self.apis)
+
+    def neuron_monitor(self) -> bool:
+        """Whether our own neuron-monitor DaemonSet runs: asked for, and no add-on already runs one on every node."""
+        return self.device_plugin.monitor and not self.container_insights()

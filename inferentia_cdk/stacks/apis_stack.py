@@ -8,8 +8,10 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from ..constructs.api_endpoint import ApiEndpoint
+from ..constructs.api_monitoring import ApiMonitoring
 from ..constructs.inferentia_api import InferentiaApi
 from ..core.endpoints import api_url
+from ..core.scaling import signal_of
 from ..kube.endpoint import EndpointTarget
 from ..spec.models import ApiSpec, InferentiaConfig
 from .cluster_stack import InferentiaClusterStack
@@ -41,6 +43,10 @@ class InferentiaApisStack(cdk.Stack):
         cdk.CrossStackReferences.of(self).consume(cdk.ReferenceStrength.WEAK)
         self.apis: dict[str, InferentiaApi] = {}
         self.endpoints: dict[str, ApiEndpoint] = {}
+        self.monitoring: dict[str, ApiMonitoring] = {}
+        # Config-wide facts, each a pass over every API: asked once, not once per API.
+        self.container_insights = config.container_insights()
+        self.neuron_monitor = config.neuron_monitor()
         for spec in config.apis:
             self._add_api(self, spec)
 
@@ -65,7 +71,9 @@ class InferentiaApisStack(cdk.Stack):
             )
             self.endpoints[spec.name] = endpoint
             target = EndpointTarget(
-                endpoint.target_group.target_group_arn, load_balancer.security_group.security_group_id
+                endpoint.target_group.target_group_arn,
+                load_balancer.security_group.security_group_id,
+                endpoint.target_group.target_group_full_name,
             )
             cdk.CfnOutput(
                 scope,
@@ -81,6 +89,26 @@ class InferentiaApisStack(cdk.Stack):
             spec=spec,
             node_group=node_group,
             scheduler_extension=plugin.scheduler_extension,
-            neuron_monitor=plugin.monitor,
+            neuron_monitor=self.neuron_monitor,
             endpoint=target,
+            container_insights=self.container_insights,
+            cluster_name=config.cluster.name,
         )
+        observability = config.observability
+        endpoint_group = self.endpoints[spec.name].target_group if spec.name in self.endpoints else None
+        if observability.dashboards and (self.container_insights or endpoint_group is not None):
+            self.monitoring[spec.name] = ApiMonitoring(
+                scope,
+                f"{spec.name}-monitoring",
+                api_name=spec.name,
+                cluster_name=config.cluster.name,
+                signal=signal_of(spec.autoscaling),
+                container_insights=self.container_insights,
+                target_group=endpoint_group,
+                load_balancer_full_name=(
+                    load_balancer.load_balancer.load_balancer_full_name
+                    if endpoint_group is not None and load_balancer is not None
+                    else None
+                ),
+                alarm_topic_arn=observability.alarm_topic_arn,
+            )

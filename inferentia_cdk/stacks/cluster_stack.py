@@ -18,10 +18,13 @@ from constructs import Construct, IConstruct
 
 from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
+from ..constructs.keda import Keda
 from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
+from ..constructs.observability import ContainerInsights
 from ..core.endpoints import plan_endpoints
+from ..core.scaling import needs_keda
 from ..facts import versions
 from ..spec.models import InferentiaConfig
 
@@ -143,8 +146,10 @@ class InferentiaClusterStack(cdk.Stack):
         )
         # After the system nodes, so that its DaemonSet has nodes to run on as soon as EKS installs it.
         self.node_monitoring_agent.node.add_dependency(self.system_nodegroup)
+        # Container Insights runs its own neuron-monitor on every Neuron node: never a second one of ours beside it.
+        plugin = config.device_plugin.model_copy(update={"monitor": config.neuron_monitor()})
         self.device_plugin = NeuronDevicePlugin.of(
-            self.cluster, spec=config.device_plugin, kubernetes_version=spec.kubernetes_version
+            self.cluster, spec=plugin, kubernetes_version=spec.kubernetes_version
         )
         # Scaling: node groups move between min and max only if something moves them, and HorizontalPodAutoscalers
         # act only on metrics. Both are optional for clusters that bring their own (e.g. Karpenter).
@@ -162,6 +167,11 @@ class InferentiaClusterStack(cdk.Stack):
         if spec.metrics_server:
             # The EKS community add-on; its version is left to EKS, which picks the default for the cluster version.
             self.metrics_server = eks.Addon(self, "MetricsServer", cluster=self.cluster, addon_name="metrics-server")
+        # Neuron signals: Container Insights publishes the NeuronCore metrics, KEDA turns CloudWatch metrics into HPAs.
+        self.container_insights = (
+            ContainerInsights(self, "ContainerInsights", cluster=self.cluster) if config.container_insights() else None
+        )
+        self.keda = Keda(self, "Keda", cluster=self.cluster) if needs_keda(config) else None
 
         # Endpoints: one load balancer for every exposed API; the APIs stack adds a target group and rule per API.
         self.endpoints_plan = plan_endpoints(config)

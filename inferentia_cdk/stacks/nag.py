@@ -15,7 +15,9 @@ from constructs import IConstruct
 
 from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
+from ..constructs.keda import Keda
 from ..constructs.neuron_quota_check import NeuronQuotaCheck
+from ..constructs.observability import AGENT_POLICY, ContainerInsights
 from . import InferentiaApisStack, InferentiaClusterStack
 
 _PACK = "AwsSolutions::AwsSolutions"
@@ -183,6 +185,25 @@ def _acknowledge_api_load_balancer(stack: cdk.Stack) -> None:
             )
 
 
+def _acknowledge_scaling(stack: cdk.Stack) -> None:
+    """KEDA's operator role and the Container Insights agent role."""
+    for construct in stack.node.find_all():
+        if isinstance(construct, Keda):
+            _ack(
+                construct.role,
+                f"{_PACK}-IAM5[Resource::*]",
+                "cloudwatch:GetMetricData, the only action of this role, is read-only and supports no resource-level "
+                "permissions (Service Authorization Reference, Amazon CloudWatch), so IAM requires Resource '*'",
+            )
+        elif isinstance(construct, ContainerInsights):
+            _ack(
+                construct.role,
+                _managed_policy(AGENT_POLICY),
+                "The CloudWatch user guide names CloudWatchAgentServerPolicy for the amazon-cloudwatch-observability "
+                "add-on's agent; AWS keeps it in step with what each agent release publishes",
+            )
+
+
 def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: InferentiaApisStack) -> None:
     """Run AwsSolutions on ``app`` at synth and acknowledge what aws-cdk-lib creates in our stacks."""
     # Imported here: cdk-nag's jsii module costs synth time that an app built with nag=False never needs.
@@ -193,6 +214,7 @@ def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: I
     _acknowledge_cluster_autoscaler(cluster_stack)
     _acknowledge_quota_check(cluster_stack)
     _acknowledge_api_load_balancer(cluster_stack)
+    _acknowledge_scaling(cluster_stack)
     _acknowledge_cluster(cluster_stack.cluster)
 
 

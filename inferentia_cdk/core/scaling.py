@@ -1,0 +1,246 @@
+"""How each API scales, planned without CDK: its signal and target, the HorizontalPodAutoscaler behaviour, the nodes
+its ``max_replicas`` needs, and the rules of ``autoscaling`` and ``observability``.
+
+Why not CPU: a Neuron replica is saturated when its NeuronCores are, which can happen at 20% CPU while requests queue,
+so an HPA on CPU never adds replicas. ``neuroncore_utilization`` (Container Insights' per-pod NeuronCore metric) and
+``requests_per_replica`` (the load balancer's requests per target, as Cortex scaled on in-flight requests) follow the
+accelerator; both reach the HPA through KEDA's aws-cloudwatch scaler. ``cpu`` stays a plain HPA on metrics-server.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ..spec.models import ApiSpec, AutoscalingSpec, InferentiaConfig, ScalingMetric
+from ..spec.problems import Path, Problem
+from .capacity import NodeGroupCapacity, node_allocatable
+
+# CloudWatch user guide, "Container Insights with enhanced observability metrics", AWS Neuron section: the per-pod
+# NeuronCore utilisation (unit Percent) in namespace ContainerInsights, with the dimension set ClusterName, Namespace
+# among others. An API's namespace is its name and holds only its pods, so that set is exactly the API.
+CONTAINER_INSIGHTS_NAMESPACE: Final = "ContainerInsights"
+NEURONCORE_UTILIZATION_METRIC: Final = "pod_neuroncore_utilization"
+RUNNING_PODS_METRIC: Final = "namespace_number_of_running_pods"
+# Elastic Load Balancing user guide, "CloudWatch metrics for your Application Load Balancer": RequestCountPerTarget in
+# AWS/ApplicationELB, dimension TargetGroup (the target group's ARN suffix), whose only valid statistic is Sum.
+LOAD_BALANCER_NAMESPACE: Final = "AWS/ApplicationELB"
+REQUESTS_PER_TARGET_METRIC: Final = "RequestCountPerTarget"
+
+METRIC_PERIOD_SECONDS: Final = 60
+"""Both signals are published per minute: one CloudWatch period, and one HPA scaling step."""
+SCALE_DOWN_PERCENT_PER_PERIOD: Final = 50
+"""At most half of the replicas go in one period, so a dip mid-window cannot empty the API at once."""
+
+METRIC_UNITS: Final[dict[str, str]] = {
+    "neuroncore_utilization": "% NeuronCore utilisation",
+    "requests_per_replica": "requests/s per replica",
+    "cpu": "% CPU of the request",
+}
+KEDA_METRICS: Final = frozenset({"neuroncore_utilization", "requests_per_replica"})
+
+
+@dataclass(frozen=True)
+class ScalingSignal:
+    """What one API's replica count follows."""
+
+    metric: ScalingMetric
+    target: float
+    min_replicas: int
+    max_replicas: int
+
+    @property
+    def unit(self) -> str:
+        return METRIC_UNITS[self.metric]
+
+    @property
+    def via_keda(self) -> bool:
+        """True when a KEDA ScaledObject owns the HPA (CloudWatch signals); False for a plain HPA on CPU."""
+        return self.metric in KEDA_METRICS
+
+    def describe(self) -> str:
+        return f"{self.metric} at {self.target:g} {self.unit} (via {'KEDA' if self.via_keda else 'HPA'})"
+
+
+def signal_of(autoscaling: AutoscalingSpec) -> ScalingSignal:
+    return ScalingSignal(
+        autoscaling.metric, autoscaling.target_value, autoscaling.min_replicas, autoscaling.max_replicas
+    )
+
+
+def needs_keda(config: InferentiaConfig) -> bool:
+    """KEDA is installed only when some API scales on a CloudWatch signal."""
+    return any(api.autoscaling.metric in KEDA_METRICS for api in config.apis)
+
+
+def hpa_behavior(autoscaling: AutoscalingSpec, model_load_seconds: int) -> dict[str, Any]:
+    """The HorizontalPodAutoscaler ``behavior`` of an API (``autoscaling/v2`` field names; KEDA passes it through).
+
+    Scale-up reacts at once (no stabilisation) and may double the replicas or add ``pods_per_step`` each period,
+    whichever is more, so going from ``min_replicas`` to ``max_replicas`` never takes longer than one model load:
+    a replica asked for later than that would still be loading when the burst that needed it is over.
+    Scale-down waits ``scale_down_stabilization_seconds`` and then removes at most half the replicas per period.
+    """
+    steps = max(1, model_load_seconds // METRIC_PERIOD_SECONDS)
+    span = autoscaling.max_replicas - autoscaling.min_replicas
+    pods_per_step = max(1, math.ceil(span / steps))
+    return {
+        "scaleUp": {
+            "stabilizationWindowSeconds": 0,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Percent", "value": 100, "periodSeconds": METRIC_PERIOD_SECONDS},
+                {"type": "Pods", "value": pods_per_step, "periodSeconds": METRIC_PERIOD_SECONDS},
+            ],
+        },
+        "scaleDown": {
+            "stabilizationWindowSeconds": autoscaling.scale_down_stabilization_seconds,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Percent", "value": SCALE_DOWN_PERCENT_PER_PERIOD, "periodSeconds": METRIC_PERIOD_SECONDS}
+            ],
+        },
+    }
+
+
+def periods_to_max(behavior: dict[str, Any], min_replicas: int, max_replicas: int) -> int:
+    """How many scale-up periods ``behavior`` needs from ``min_replicas`` to ``max_replicas`` (the HPA's rule: with
+    selectPolicy Max, each period allows the largest step any policy allows)."""
+    replicas, periods = min_replicas, 0
+    policies = behavior["scaleUp"]["policies"]
+    while replicas < max_replicas:
+        step = max(math.ceil(replicas * p["value"] / 100) if p["type"] == "Percent" else p["value"] for p in policies)
+        replicas, periods = min(max_replicas, replicas + step), periods + 1
+    return periods
+
+
+# --- capacity at max_replicas ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplicaCapacity:
+    """The Neuron nodes and vCPUs one API needs at ``max_replicas`` on its node group's worst-case node."""
+
+    replicas_per_node: int
+    """Replicas of the API that fit one node of every instance type of its group, by chips, CPU and memory."""
+    nodes_at_max: int
+    vcpus_at_max: int
+    """``nodes_at_max`` of the group's largest instance type: what the group's vCPU quota must cover for them."""
+    group_max_nodes: int
+
+    @property
+    def fits_group(self) -> bool:
+        return self.nodes_at_max <= self.group_max_nodes
+
+
+def replica_capacity(
+    api: ApiSpec, capacity: NodeGroupCapacity, *, neuron_monitor: bool = False, container_insights: bool = False
+) -> ReplicaCapacity:
+    """Nodes and vCPUs for ``api.autoscaling.max_replicas`` replicas alone on their group (other APIs of the group
+    come on top). Assumes a validated API, which fits one node of each of its group's types."""
+    # validation imports this module for its rules; the quantity parsers are needed only here, at call time.
+    from .validation import cpu_millicores, memory_mib
+
+    cpu, mem = cpu_millicores(api.compute.cpu), memory_mib(api.compute.mem)
+    per_node = []
+    for instance_type in capacity.instance_types:
+        node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
+        fits = [instance_type.chips // api.compute.inf]
+        if cpu:
+            fits.append(int(node.cpu_millicores // cpu))
+        if mem:
+            fits.append(int(node.memory_mib // mem))
+        per_node.append(max(1, min(fits)))
+    replicas_per_node = min(per_node)
+    nodes = math.ceil(api.autoscaling.max_replicas / replicas_per_node)
+    return ReplicaCapacity(replicas_per_node, nodes, nodes * capacity.max_vcpus_per_node, capacity.max_nodes)
+
+
+# --- rules -----------------------------------------------------------------------------------------------------------
+
+_SNS_TOPIC_ARN = re.compile(
+    r"arn:aws(-cn|-us-gov)?:sns:(?P<region>[a-z]{2}(-[a-z]+)+-[0-9]):(?P<account>[0-9]{12}):[A-Za-z0-9_-]{1,256}(\.fifo)?"
+)
+
+
+def check_autoscaling(
+    api: ApiSpec, path: Path, *, exposed: bool | None = None, container_insights: bool | None = None
+) -> list[Problem]:
+    """The rules of one API's ``autoscaling``. ``exposed`` and ``container_insights`` are None when unknown (an API
+    construct used on its own), which skips the rules that need them."""
+    scaling = api.autoscaling
+    at: Path = (*path, "autoscaling")
+    problems: list[Problem] = []
+    if scaling.metric == "requests_per_replica":
+        if exposed is False:
+            problems.append(
+                Problem(
+                    (*at, "metric"),
+                    f"requests_per_replica scales on the RequestCountPerTarget of the API's load balancer target "
+                    f"group, and API {api.name!r} has no endpoint (endpoint: false, or no endpoints section); expose "
+                    "it, or scale on neuroncore_utilization or cpu",
+                )
+            )
+        if scaling.target is None:
+            problems.append(
+                Problem(
+                    (*at, "target"),
+                    "is required with metric requests_per_replica: the requests per second one replica serves at the "
+                    "latency you want (measure it under load); no default fits every model",
+                )
+            )
+    elif scaling.target is not None and scaling.target > 100:
+        problems.append(
+            Problem(
+                (*at, "target"),
+                f"target {scaling.target:g} is a percent for metric {scaling.metric}; valid: above 0, at most 100",
+            )
+        )
+    elif scaling.metric == "cpu" and scaling.target is not None and not scaling.target.is_integer():
+        problems.append(
+            Problem(
+                (*at, "target"),
+                f"target {scaling.target:g} must be a whole percent for metric cpu (the HPA's averageUtilization is "
+                f"an integer); use {round(scaling.target)}",
+            )
+        )
+    if scaling.metric == "neuroncore_utilization" and container_insights is False:
+        problems.append(
+            Problem(
+                (*at, "metric"),
+                "neuroncore_utilization is published by Container Insights, which observability.container_insights: "
+                "false turns off; remove that setting, or scale on requests_per_replica or cpu",
+            )
+        )
+    return problems
+
+
+def check_scaling(config: InferentiaConfig) -> list[Problem]:
+    """Every problem of the APIs' ``autoscaling`` and of ``observability``."""
+    exposed = {api.name for api in config.exposed_apis()}
+    insights = config.container_insights()
+    problems: list[Problem] = []
+    for i, api in enumerate(config.apis):
+        problems += check_autoscaling(api, ("apis", i), exposed=api.name in exposed, container_insights=insights)
+    observability = config.observability
+    arn = observability.alarm_topic_arn
+    path: Path = ("observability", "alarm_topic_arn")
+    if arn is not None:
+        match = _SNS_TOPIC_ARN.fullmatch(arn)
+        if match is None:
+            problems.append(Problem(path, f"{arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"))
+        else:
+            region = config.cluster.region
+            if region is not None and match.group("region") != region:
+                problems.append(
+                    Problem(
+                        path,
+                        f"the topic is in {match.group('region')}, but CloudWatch alarms notify only topics of their "
+                        f"own region, cluster.region {region!r}",
+                    )
+                )
+        if not observability.dashboards:
+            problems.append(Problem(path, "has no effect with dashboards: false (no alarms are made); remove one"))
+    return problems
