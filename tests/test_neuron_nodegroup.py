@@ -185,6 +185,19 @@ def test_node_auto_repair_is_on_unless_turned_off(bare_cluster: Any) -> None:
     assert repair(_build(bare_cluster, node_auto_repair=False)) is None
 
 
+def test_node_auto_repair_follows_the_config(bare_cluster: Any) -> None:
+    from aws_cdk import aws_eks_v2 as eks
+
+    from inferentia_cdk.constructs.neuron_nodegroup import NeuronNodegroup
+
+    spec = NodeGroupSpec(name="debug", instance_types=["inf2.xlarge"], node_auto_repair=False)
+    group = NeuronNodegroup.from_spec(bare_cluster.stack, "FromConfig", cluster=bare_cluster, spec=spec)
+    resource = group.nodegroup.node.default_child
+    assert isinstance(resource, eks.CfnNodegroup)
+    assert resource.node_repair_config is None
+    assert group.spec.node_auto_repair is False
+
+
 def test_valid_props_expose_capacity(bare_cluster: Any) -> None:
     group = _build(bare_cluster, name="big", instance_types=["inf1.6xlarge"], capacity_type="spot", max_size=3)
     capacity = group.capacity

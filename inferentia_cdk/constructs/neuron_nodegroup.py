@@ -164,6 +164,7 @@ class NeuronNodegroup(Construct):
             instance_types = ["inf2.xlarge"]
         if not isinstance(node_auto_repair, bool):
             problems.append(argument_problem("node_auto_repair", node_auto_repair, "True or False"))
+            node_auto_repair = True
         try:
             spec = NodeGroupSpec(
                 name=name,
@@ -174,6 +175,7 @@ class NeuronNodegroup(Construct):
                 desired_size=desired_size,
                 max_size=max_size,
                 disk_size=disk_size,
+                node_auto_repair=node_auto_repair,
             )
         except ValidationError as error:
             raise ConfigError(problems + pydantic_problems(error)) from None
@@ -225,7 +227,7 @@ class NeuronNodegroup(Construct):
             # Cluster Autoscaler reads the node group's own tags through eks:DescribeNodegroup; EKS does not copy
             # them to the Auto Scaling group, which carries EKS's own discovery tags.
             tags=self.node_template_tags,
-            enable_node_auto_repair=node_auto_repair,
+            enable_node_auto_repair=spec.node_auto_repair,
         )
         resource = self.nodegroup.node.default_child
         assert isinstance(resource, eks.CfnNodegroup)
@@ -239,7 +241,6 @@ class NeuronNodegroup(Construct):
         *,
         cluster: eks.ICluster,
         spec: NodeGroupSpec,
-        node_auto_repair: bool = True,
     ) -> NeuronNodegroup:
         """A node group from a config's ``node_groups`` entry."""
         return cls(
@@ -254,7 +255,7 @@ class NeuronNodegroup(Construct):
             desired_size=spec.desired_size,
             max_size=spec.max_size,
             disk_size=spec.disk_size,
-            node_auto_repair=node_auto_repair,
+            node_auto_repair=spec.node_auto_repair,
         )
 
     def _bottlerocket_launch_template(self) -> ec2.LaunchTemplate:

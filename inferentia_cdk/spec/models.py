@@ -284,6 +284,9 @@ class NodeGroupSpec(Model):
     max_size: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
     disk_size: StrictInt = Field(default=100, ge=20, le=16384)
     """Root volume GiB. Neuron container images run to several GiB, so the EKS default of 20 GiB fills quickly."""
+    node_auto_repair: bool = True
+    """EKS replaces (or reboots) nodes that turn unhealthy, those whose Neuron devices the node monitoring agent reports
+    as failed included. ``false`` leaves broken nodes in place (for debugging a node)."""
 
     @field_validator("name")
     @classmethod

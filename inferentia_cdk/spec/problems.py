@@ -126,9 +126,11 @@ _YAML11_BOOL = frozenset(
 _KINDS: dict[type, str] = {dict: "a mapping", list: "a list"}
 
 
-def _yaml11_hint(value: object) -> str:
+def _yaml11_hint(value: object, error_type: str) -> str:
     if not isinstance(value, str):
         return ""
+    if error_type == "bool_type":
+        return "; write true or false"
     if value in _YAML11_BOOL:
         return f"; YAML 1.1 would read {value} as a boolean, and a boolean is not a number"
     if _YAML11_INT.fullmatch(value):
@@ -157,6 +159,6 @@ def pydantic_problems(error: ValidationError) -> list[Problem]:
         elif item["type"] != "value_error" and "input" in item:
             value = item["input"]
             got = _KINDS.get(type(value)) or shown(value)
-            message = f"{message} (got {got}){_yaml11_hint(value)}"
+            message = f"{message} (got {got}){_yaml11_hint(value, item['type'])}"
         problems.append(Problem(path, f"key: {message}" if is_key else message))
     return problems
