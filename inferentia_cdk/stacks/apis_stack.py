@@ -49,6 +49,7 @@ class InferentiaApisStack(cdk.Stack):
         self.apis: dict[str, InferentiaApi] = {}
         self.endpoints: dict[str, ApiEndpoint] = {}
         self.shards: dict[int, cdk.NestedStack] = {}
+        self._stack_name = self.stack_name  # read once: each read is a round trip to the jsii process
         for spec in config.apis:
             self._add_api(self._shard(shard_of(spec.name)), spec)
 
@@ -56,7 +57,7 @@ class InferentiaApisStack(cdk.Stack):
         nested = self.shards.get(shard)
         if nested is None:
             nested = cdk.NestedStack(
-                self, shard_id(shard), description=f"inferentia-cdk: APIs of shard {shard} ({self.stack_name})"
+                self, shard_id(shard), description=f"inferentia-cdk: APIs of shard {shard} ({self._stack_name})"
             )
             self.shards[shard] = nested
         return nested
