@@ -10,7 +10,10 @@ than 185 APIs has to split them somehow, and a careful one keeps each API in pla
 
 What it leaves out is exactly our layer: config loading and validation, pydantic and our construct classes.
 The benchmark checks that both apps produce the same resource types and counts in every template.
-Usage: python bench/baseline_app.py WORKLOAD.json OUTDIR
+
+With ``--wrap`` each API's manifest sits under a plain ``Construct`` of its own, as ``InferentiaApi`` holds its
+manifest: the same resources again, so the difference in time is the price of one construct node per API.
+Usage: python bench/baseline_app.py WORKLOAD.json OUTDIR [--wrap]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
+from constructs import Construct
 
 QUOTA_HANDLER_DIR = Path(__file__).resolve().parent.parent / "inferentia_cdk" / "quota"
 SHARDS = 32
@@ -313,7 +317,7 @@ def quota_check(stack: cdk.Stack, key: kms.Key, needs: list, shortfall: str) -> 
     return check
 
 
-def apis_stack(app: cdk.App, w: dict, cluster_stack: cdk.Stack, cluster: eks.Cluster) -> None:
+def apis_stack(app: cdk.App, w: dict, cluster_stack: cdk.Stack, cluster: eks.Cluster, *, wrap: bool) -> None:
     stack = cdk.Stack(app, "InferentiaApis", description=f"Inference APIs on EKS cluster {w['cluster']['name']}")
     stack.add_stack_dependency(cluster_stack)
     cdk.CrossStackReferences.of(stack).consume(cdk.ReferenceStrength.WEAK)
@@ -325,14 +329,17 @@ def apis_stack(app: cdk.App, w: dict, cluster_stack: cdk.Stack, cluster: eks.Clu
             shards[shard] = cdk.NestedStack(
                 stack, f"Shard{shard:02d}", description=f"inferentia-cdk: APIs of shard {shard} (InferentiaApis)"
             )
-        eks.KubernetesManifest(shards[shard], name, cluster=cluster, manifest=api["objects"])
+        if wrap:
+            eks.KubernetesManifest(Construct(shards[shard], name), "Resource", cluster=cluster, manifest=api["objects"])
+        else:
+            eks.KubernetesManifest(shards[shard], name, cluster=cluster, manifest=api["objects"])
 
 
 def main() -> None:
     workload = json.loads(Path(sys.argv[1]).read_text())
     app = cdk.App(outdir=sys.argv[2])
     stack, cluster = cluster_stack(app, workload)
-    apis_stack(app, workload, stack, cluster)
+    apis_stack(app, workload, stack, cluster, wrap="--wrap" in sys.argv)
     app.synth()
 
 

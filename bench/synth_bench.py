@@ -9,8 +9,11 @@ medians with min-max, ratios of medians, the time per extra API (least-squares s
 template its bytes, resources, outputs and parameters. Before anything is timed, both apps are synthesized once
 and must produce the same resource types and counts in every template, or the run stops.
 
+At the sizes of ``--wrap-sizes`` a third app is timed in the same rounds: the baseline with each API's manifest under
+a plain Construct of its own, as InferentiaApi holds it, which prices that one construct node per API.
+
 Writes bench/results.json and bench/RESULTS.md.
-Usage: python bench/synth_bench.py [--runs 7] [--nag-runs 3] [--sizes 1,10,100,1000]
+Usage: python bench/synth_bench.py [--runs 7] [--nag-runs 3] [--sizes 1,10,100,1000] [--wrap-sizes 1000]
 """
 
 from __future__ import annotations
@@ -211,7 +214,7 @@ def slope(points: list[tuple[int, float]]) -> float:
     return covariance / variance
 
 
-def bench_size(n: int, scratch: Path, runs: int, nag_runs: int) -> dict[str, Any]:
+def bench_size(n: int, scratch: Path, runs: int, nag_runs: int, wrap: bool) -> dict[str, Any]:
     python = sys.executable
     config_path, workload_path = scratch / f"config-{n}.yaml", scratch / f"workload-{n}.json"
     config_path.write_text(yaml.safe_dump(generated_config(n)))
@@ -222,6 +225,8 @@ def bench_size(n: int, scratch: Path, runs: int, nag_runs: int) -> dict[str, Any
         "ours": [python, str(BENCH / "ours_app.py"), str(config_path), str(ours_out)],
         "ours_nag": [python, str(BENCH / "ours_app.py"), str(config_path), str(nag_out), "--nag"],
     }
+    if wrap:
+        commands["baseline_wrapped"] = [*commands["baseline"][:-1], str(scratch / f"wrapped-{n}"), "--wrap"]
     # A first synth of each, untimed: it checks like with like and warms the file cache for both alike.
     for side in ("baseline", "ours"):
         subprocess.run(commands[side], cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -232,6 +237,8 @@ def bench_size(n: int, scratch: Path, runs: int, nag_runs: int) -> dict[str, Any
     samples: dict[str, list[dict[str, float]]] = {side: [] for side in commands}
     for run in range(runs):
         order = ["baseline", "ours"] if run % 2 == 0 else ["ours", "baseline"]
+        if wrap:
+            order.insert(run % 3, "baseline_wrapped")
         if run < nag_runs:
             order.insert(run % 3, "ours_nag")
         for side in order:
@@ -250,6 +257,10 @@ def bench_size(n: int, scratch: Path, runs: int, nag_runs: int) -> dict[str, Any
         result[f"ratio_{metric}"] = round(
             result[f"ours_{metric}"]["median"] / result[f"baseline_{metric}"]["median"], 3
         )
+    if wrap:
+        for metric in ("wall_s", "cpu_s"):
+            wrapped = result[f"baseline_wrapped_{metric}"]["median"] / result[f"baseline_{metric}"]["median"]
+            result[f"ratio_wrapped_{metric}"] = round(wrapped, 3)
     result["nag_adds_wall_s"] = round(result["ours_nag_wall_s"]["median"] - result["ours_wall_s"]["median"], 2)
     result["nag_adds_cpu_s"] = round(result["ours_nag_cpu_s"]["median"] - result["ours_cpu_s"]["median"], 2)
     result["templates"] = {name: {k: v for k, v in s.items() if k != "types"} for name, s in ours_stats.items()}
@@ -264,12 +275,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--nag-runs", type=int, default=3)
     parser.add_argument("--sizes", default="1,10,100,1000")
+    parser.add_argument("--wrap-sizes", default="1000")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
+    wrap_sizes = {int(n) for n in args.wrap_sizes.split(",") if n}
     started = time.perf_counter()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="inferentia-bench-") as scratch_dir:
-        runs = [bench_size(n, Path(scratch_dir), args.runs, args.nag_runs) for n in sizes]
+        runs = [bench_size(n, Path(scratch_dir), args.runs, args.nag_runs, n in wrap_sizes) for n in sizes]
     core_s = min(core_validate_seconds(10_000) for _ in range(5))
     slopes = {}
     for side in ("baseline", "ours"):
@@ -359,6 +372,15 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| {max(t['bytes'] for t in templates):,} | {max(t['resources'] for t in templates)} "
             f"| {max(t['outputs'] for t in templates)} | {', '.join(r['limits_exceeded']) or 'none'} |"
         )
+    for r in results["runs"]:
+        if "ratio_wrapped_cpu_s" in r:
+            lines += [
+                "",
+                f"At {r['n_apis']} APIs the baseline with one plain Construct per API around its manifest (as "
+                f"InferentiaApi holds it) took {_range(r['baseline_wrapped_wall_s'])} s wall and "
+                f"{_range(r['baseline_wrapped_cpu_s'])} s CPU: {r['ratio_wrapped_wall_s']:.3f} and "
+                f"{r['ratio_wrapped_cpu_s']:.3f} of the plain baseline.",
+            ]
     largest = results["runs"][-1]
     lines += [
         "",
