@@ -258,32 +258,48 @@ def bench_size(n: int, scratch: Path, runs: int, nag_runs: int, wrap: bool) -> d
             + f" (load {os.getloadavg()[0]:.1f})",
             flush=True,
         )
-    result: dict[str, Any] = {"n_apis": n}
-    for side, side_samples in samples.items():
-        for metric in ("wall_s", "cpu_s", "peak_mib"):
-            result[f"{side}_{metric}"] = summary([s[metric] for s in side_samples])
-    for metric in ("wall_s", "cpu_s", "peak_mib"):
-        result[f"ratio_{metric}"] = round(
-            result[f"ours_{metric}"]["median"] / result[f"baseline_{metric}"]["median"], 3
-        )
-        # Ours and the baseline of one round ran seconds apart, so their ratio cancels most of the machine's drift.
-        paired = [o[metric] / b[metric] for o, b in zip(samples["ours"], samples["baseline"], strict=True)]
-        result[f"paired_ratio_{metric}"] = round(statistics.median(paired), 3)
-    result["samples"] = {
-        side: {metric: [round(s[metric], 3) for s in side_samples] for metric in ("wall_s", "cpu_s", "peak_mib")}
-        for side, side_samples in samples.items()
+    result: dict[str, Any] = {
+        "n_apis": n,
+        "samples": {
+            side: {metric: [round(s[metric], 3) for s in side_samples] for metric in ("wall_s", "cpu_s", "peak_mib")}
+            for side, side_samples in samples.items()
+        },
     }
-    if wrap:
-        for metric in ("wall_s", "cpu_s"):
-            wrapped = result[f"baseline_wrapped_{metric}"]["median"] / result[f"baseline_{metric}"]["median"]
-            result[f"ratio_wrapped_{metric}"] = round(wrapped, 3)
-    result["nag_adds_wall_s"] = round(result["ours_nag_wall_s"]["median"] - result["ours_wall_s"]["median"], 2)
-    result["nag_adds_cpu_s"] = round(result["ours_nag_cpu_s"]["median"] - result["ours_cpu_s"]["median"], 2)
+    derive(result)
     result["templates"] = {name: {k: v for k, v in s.items() if k != "types"} for name, s in ours_stats.items()}
     result["resources"] = sum(s["resources"] for s in ours_stats.values())
     result["baseline_resources"] = sum(s["resources"] for s in baseline_stats.values())
     result["limits_exceeded"] = within_limits(ours_stats)
     return result
+
+
+def derive(result: dict[str, Any]) -> None:
+    """Medians, ranges, ratios and cdk-nag's cost from ``result["samples"]``."""
+    samples = result["samples"]
+    for side, side_samples in samples.items():
+        for metric, values in side_samples.items():
+            result[f"{side}_{metric}"] = summary(values)
+    for metric in ("wall_s", "cpu_s", "peak_mib"):
+        result[f"ratio_{metric}"] = round(
+            result[f"ours_{metric}"]["median"] / result[f"baseline_{metric}"]["median"], 3
+        )
+        # Ours and the baseline of one round ran seconds apart, so their ratio cancels most of the machine's drift.
+        paired = [o / b for o, b in zip(samples["ours"][metric], samples["baseline"][metric], strict=True)]
+        result[f"paired_ratio_{metric}"] = round(statistics.median(paired), 3)
+    if "baseline_wrapped" in samples:
+        for metric in ("wall_s", "cpu_s"):
+            wrapped = result[f"baseline_wrapped_{metric}"]["median"] / result[f"baseline_{metric}"]["median"]
+            result[f"ratio_wrapped_{metric}"] = round(wrapped, 3)
+    for metric in ("wall_s", "cpu_s"):
+        # cdk-nag ran in the first rounds only: compare it with ours of the same rounds.
+        nag = samples["ours_nag"][metric]
+        added = [with_nag - without for with_nag, without in zip(nag, samples["ours"][metric][: len(nag)], strict=True)]
+        result[f"nag_adds_{metric}"] = round(statistics.median(added), 2)
+
+
+def write_results(results: dict[str, Any]) -> None:
+    (BENCH / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (BENCH / "RESULTS.md").write_text(render_markdown(results))
 
 
 def main() -> None:
@@ -292,7 +308,17 @@ def main() -> None:
     parser.add_argument("--nag-runs", type=int, default=3)
     parser.add_argument("--sizes", default="1,10,100,1000")
     parser.add_argument("--wrap-sizes", default="1000")
+    parser.add_argument(
+        "--render", action="store_true", help="recompute the summaries of bench/results.json's samples, run nothing"
+    )
     args = parser.parse_args()
+    if args.render:
+        results = json.loads((BENCH / "results.json").read_text())
+        for run in results["runs"]:
+            derive(run)
+        results["slopes"] = slopes_of(results["runs"])
+        write_results(results)
+        return
     sizes = [int(n) for n in args.sizes.split(",")]
     wrap_sizes = {int(n) for n in args.wrap_sizes.split(",") if n}
     started = time.perf_counter()
@@ -300,11 +326,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="inferentia-bench-") as scratch_dir:
         runs = [bench_size(n, Path(scratch_dir), args.runs, args.nag_runs, n in wrap_sizes) for n in sizes]
     core_s = min(core_validate_seconds(10_000) for _ in range(5))
-    slopes = {}
-    for side in ("baseline", "ours"):
-        for metric in ("wall_s", "cpu_s"):
-            points = [(r["n_apis"], r[f"{side}_{metric}"]["median"]) for r in runs]
-            slopes[f"{side}_{metric}_per_api_ms"] = round(1000 * slope(points), 2)
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()} {platform.release()}",
@@ -318,12 +339,20 @@ def main() -> None:
             "core_validate_10k_s": TARGET_CORE_SECONDS,
         },
         "runs": runs,
-        "slopes": slopes,
+        "slopes": slopes_of(runs),
         "core_validate_10k_s": round(core_s, 3),
     }
-    (BENCH / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (BENCH / "RESULTS.md").write_text(render_markdown(results))
+    write_results(results)
     print((BENCH / "RESULTS.md").read_text())
+
+
+def slopes_of(runs: list[dict[str, Any]]) -> dict[str, float]:
+    slopes = {}
+    for side in ("baseline", "ours"):
+        for metric in ("wall_s", "cpu_s"):
+            points = [(r["n_apis"], r[f"{side}_{metric}"]["median"]) for r in runs]
+            slopes[f"{side}_{metric}_per_api_ms"] = round(1000 * slope(points), 2)
+    return slopes
 
 
 def _range(s: dict[str, float], digits: int = 2) -> str:
@@ -360,7 +389,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         f"Median (min-max) of {results['runs_per_point']} runs per point, each a separate process, baseline and ours "
         "alternating; cdk-nag off on both sides, its cost measured on ours apart "
-        f"({results['nag_runs_per_point']} runs). CPU is user + system time of Python and the jsii Node process; "
+        f"({results['nag_runs_per_point']} runs, each against ours of the same round). CPU is user + system time "
+        "of Python and the jsii Node process; "
         "peak is the resident memory of both at once. A ratio is ours over the baseline: of the medians, and in "
         "brackets the median of the ratios within each round (the two ran seconds apart). The baseline "
         "(bench/baseline_app.py) builds the same resource types and counts in every template, checked before each "
