@@ -63,7 +63,7 @@ class InferentiaApisStack(cdk.Stack):
         return nested
 
     def _add_api(self, scope: Construct, spec: ApiSpec) -> None:
-        """Everything of one API, under ``scope``: its endpoint (when exposed), its URL output and its objects.
+        """Everything of one API: its endpoint (when exposed) and its objects under ``scope``, its URL output here.
 
         The unit of placement: every construct of an API is created here, with ids that follow the API's name, so
         that reordering APIs replaces nothing.
