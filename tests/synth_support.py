@@ -28,12 +28,18 @@ TOKEN_PLACEHOLDER = "resolved-at-deploy"
 
 @dataclass
 class Synthesized:
-    """One example app synthesized to ``outdir`` as `cdk synth` does (cdk.json's context, cdk-nag on)."""
+    """One example app synthesized to ``outdir`` as `cdk synth` does (cdk.json's context, cdk-nag on).
+
+    ``templates`` has one entry per top-level stack, with the resources of its nested stacks merged in (see
+    :func:`read_templates`): a test asking what a stack deploys sees every resource wherever it lives.
+    ``nested_templates`` are the nested stacks' own templates as written, by file name stem.
+    """
 
     config_path: Path
     outdir: Path
     templates: dict[str, dict[str, Any]]
     stacks: dict[str, Any] = field(default_factory=dict)
+    nested_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def template(self, suffix: str) -> dict[str, Any]:
         (name,) = [n for n in self.templates if n.endswith(suffix)]
@@ -67,11 +73,48 @@ def synthesize(config_path: Path, outdir: Path) -> Synthesized:
     app = cdk.App(outdir=str(outdir), context=cli_context(config_path))
     _, cluster_stack, apis_stack = build_app_from_context(app)
     app.synth()
-    templates = {
-        path.name.removesuffix(".template.json"): json.loads(path.read_text())
-        for path in sorted(outdir.glob("*.template.json"))
-    }
-    return Synthesized(config_path, outdir, templates, {"cluster": cluster_stack, "apis": apis_stack})
+    templates, nested = read_templates(outdir)
+    return Synthesized(config_path, outdir, templates, {"cluster": cluster_stack, "apis": apis_stack}, nested)
+
+
+def nested_template_files(outdir: Path, stack_name: str) -> list[Path]:
+    """The templates of ``stack_name``'s nested stacks (at any depth): the file assets its assets.json publishes."""
+    assets = outdir / f"{stack_name}.assets.json"
+    if not assets.exists():
+        return []
+    files = json.loads(assets.read_text()).get("files", {}).values()
+    paths = [entry["source"]["path"] for entry in files if entry["source"].get("packaging") == "file"]
+    return [outdir / path for path in sorted(paths) if path.endswith(".nested.template.json")]
+
+
+def read_templates(outdir: Path) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Each top-level stack's template with its nested stacks' resources merged in, and the nested templates.
+
+    The top-level template keeps its own sections (outputs, parameters); only ``Resources`` gains the nested ones.
+    A logical id used in two templates of one stack would make the merge ambiguous, so it fails here; the one
+    exception is ``CDKMetadata``, the version-reporting resource the CDK CLI's context puts in every template.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for path in sorted(outdir.glob("*.template.json")):
+        if path.name.endswith(".nested.template.json"):
+            continue
+        name = path.name.removesuffix(".template.json")
+        template = json.loads(path.read_text())
+        resources = dict(template.get("Resources", {}))
+        for nested_path in nested_template_files(outdir, name):
+            nested_template = json.loads(nested_path.read_text())
+            nested[nested_path.name.removesuffix(".template.json")] = nested_template
+            for logical_id, resource in nested_template.get("Resources", {}).items():
+                if logical_id == "CDKMetadata":
+                    continue
+                if logical_id in resources:
+                    raise AssertionError(f"{logical_id} is in more than one template of {name}; read nested_templates")
+                resources[logical_id] = resource
+        if resources:
+            template = {**template, "Resources": resources}
+        merged[name] = template
+    return merged, nested
 
 
 def _flatten(value: Any) -> str:

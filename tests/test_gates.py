@@ -20,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from crd_schemas import CRD_SCHEMAS, validate_kubernetes_object
-from synth_support import ROOT, Synthesized, bare_environment
+from synth_support import ROOT, Synthesized, bare_environment, read_templates
 
 pytestmark = pytest.mark.gate
 
@@ -88,10 +88,7 @@ def _feature_flags(outdir: Path) -> dict[str, Any]:
 
 
 def test_the_gated_templates_are_what_cdk_synth_writes(full_app: Synthesized, cli_outdir: Path) -> None:
-    written = {
-        path.name.removesuffix(".template.json"): json.loads(path.read_text())
-        for path in sorted(cli_outdir.glob("*.template.json"))
-    }
+    written, _ = read_templates(cli_outdir)
     assert set(written) == set(full_app.templates)
     for name, template in written.items():
         assert template == full_app.templates[name], f"{name}: the tests' app and `cdk synth` differ"

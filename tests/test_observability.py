@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from synth_support import EXAMPLES, KUBERNETES_RESOURCE_TYPE, Synthesized, _flatten
+from synth_support import EXAMPLES, KUBERNETES_RESOURCE_TYPE, Synthesized, _flatten, read_templates
 
 from inferentia_cdk.constructs.keda import METRIC_READ_ACTIONS
 from inferentia_cdk.core.loader import load_config
@@ -244,10 +244,13 @@ def cpu_only(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
             "device_plugin": config.device_plugin.model_copy(update={"monitor": True}),
         }
     )
-    app = cdk.App(outdir=str(tmp_path_factory.mktemp("cpu-only")))
+    outdir = tmp_path_factory.mktemp("cpu-only")
+    app = cdk.App(outdir=str(outdir))
     build_app(variant, app=app, nag=False)
-    assembly = app.synth()
-    return {stack.stack_name: stack.template for stack in assembly.stacks}
+    app.synth()
+    # The APIs stack with its shards' resources merged in: the API lives in a nested stack.
+    templates, _ = read_templates(outdir)
+    return templates
 
 
 def test_without_cloudwatch_signals_there_is_no_keda_and_no_add_on(cpu_only: dict[str, dict[str, Any]]) -> None:

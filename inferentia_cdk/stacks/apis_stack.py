@@ -1,4 +1,5 @@
-"""The APIs stack: one InferentiaApi per API of the config, on the cluster of the cluster stack."""
+"""The APIs stack: one InferentiaApi per API of the config, on the cluster of the cluster stack, spread over nested
+stacks by a hash of each API's name (``core.placement``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..constructs.api_endpoint import ApiEndpoint
 from ..constructs.api_monitoring import ApiMonitoring
 from ..constructs.inferentia_api import InferentiaApi
 from ..core.endpoints import api_url
+from ..core.placement import shard_id, shard_of
 from ..core.scaling import signal_of
 from ..kube.endpoint import EndpointTarget
 from ..spec.models import ApiSpec, InferentiaConfig
@@ -19,6 +21,11 @@ from .cluster_stack import InferentiaClusterStack
 
 class InferentiaApisStack(cdk.Stack):
     """The config's APIs. Kept apart from the cluster so that changing an API never touches the cluster stack.
+
+    Each API lives in the nested stack of its shard (:attr:`shards`, ids ``Shard00`` to ``Shard31``), which
+    ``core.placement.shard_of`` picks from the API's name alone, so that adding, removing or renaming an API never
+    moves another; each nested stack has CloudFormation's per-template limits to itself. Only shards that hold an
+    API exist. This stack itself holds the nested stacks and the URL outputs of exposed APIs.
 
     With no APIs the stack synthesizes with no resources; ``cdk deploy`` skips such a stack (and deletes a deployed
     one, which removes the last API's objects from the cluster).
@@ -47,11 +54,22 @@ class InferentiaApisStack(cdk.Stack):
         # Config-wide facts, each a pass over every API: asked once, not once per API.
         self.container_insights = config.container_insights()
         self.neuron_monitor = config.neuron_monitor()
+        self.shards: dict[int, cdk.NestedStack] = {}
+        self._stack_name = self.stack_name  # read once: each read is a round trip to the jsii process
         for spec in config.apis:
-            self._add_api(self, spec)
+            self._add_api(self._shard(shard_of(spec.name)), spec)
+
+    def _shard(self, shard: int) -> cdk.NestedStack:
+        nested = self.shards.get(shard)
+        if nested is None:
+            nested = cdk.NestedStack(
+                self, shard_id(shard), description=f"inferentia-cdk: APIs of shard {shard} ({self._stack_name})"
+            )
+            self.shards[shard] = nested
+        return nested
 
     def _add_api(self, scope: Construct, spec: ApiSpec) -> None:
-        """Everything of one API, under ``scope``: its endpoint (when exposed), its URL output and its objects.
+        """Everything of one API: its endpoint (when exposed) and its objects under ``scope``, its URL output here.
 
         The unit of placement: every construct of an API is created here, with ids that follow the API's name, so
         that reordering APIs replaces nothing.
@@ -75,8 +93,9 @@ class InferentiaApisStack(cdk.Stack):
                 load_balancer.security_group.security_group_id,
                 endpoint.target_group.target_group_full_name,
             )
+            # On this stack, not the shard: cdk deploy prints, and other stacks read, only top-level outputs.
             cdk.CfnOutput(
-                scope,
+                self,
                 exposed.output_id,
                 value=api_url(plan, exposed, load_balancer.host),
                 description=f"URL of API {spec.name}",
