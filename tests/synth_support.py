@@ -132,3 +132,19 @@ def kubernetes_objects(template: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for resource in template.get("Resources", {}).values():
         if resource["Type"] == KUBERNETES_RESOURCE_TYPE and "Manifest" in resource["Properties"]:
             yield from json.loads(_flatten(resource["Properties"]["Manifest"]))
+
+
+def bare_cluster(stack_name: str) -> Any:
+    """A stack with an aws_eks_v2 cluster and nothing else, to build constructs on; never synthesized."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_eks_v2 as eks
+
+    stack = cdk.Stack(cdk.App(), stack_name)
+    return eks.Cluster(
+        stack,
+        "Cluster",
+        cluster_name=stack_name.lower(),
+        version=eks.KubernetesVersion.V1_36,
+        default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
+        default_capacity=0,
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import synth_support
 
 from inferentia_cdk.cli.main import EXIT_INVALID, EXIT_VALID, main
 from inferentia_cdk.core.loader import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_ENTRIES, MAX_PROBLEMS, load_config
@@ -678,19 +679,7 @@ def test_quota_with_an_unreadable_config_is_one_problem_line(
 
 @pytest.fixture(scope="module")
 def cluster() -> Any:
-    """A stack with a cluster and nothing else; never synthesized."""
-    import aws_cdk as cdk
-    from aws_cdk import aws_eks_v2 as eks
-
-    stack = cdk.Stack(cdk.App(), "HostileArguments")
-    return eks.Cluster(
-        stack,
-        "Cluster",
-        cluster_name="hostile",
-        version=eks.KubernetesVersion.V1_35,
-        default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
-        default_capacity=0,
-    )
+    return synth_support.bare_cluster("Hostile")
 
 
 def _refused(cluster: Any, build: Any) -> list[str]:

@@ -11,6 +11,7 @@ import tomllib
 from typing import Any
 
 import pytest
+import synth_support
 from synth_support import Synthesized
 
 from inferentia_cdk.core.capacity import NodeGroupCapacity
@@ -76,19 +77,7 @@ def test_inf1_is_warned_about_its_legacy_neuron_driver_and_stays_valid() -> None
 
 @pytest.fixture(scope="module")
 def bare_cluster() -> Any:
-    """A stack with a cluster and nothing else; never synthesized."""
-    import aws_cdk as cdk
-    from aws_cdk import aws_eks_v2 as eks
-
-    stack = cdk.Stack(cdk.App(), "RulesStack")
-    return eks.Cluster(
-        stack,
-        "Cluster",
-        cluster_name="rules",
-        version=eks.KubernetesVersion.V1_36,
-        default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
-        default_capacity=0,
-    )
+    return synth_support.bare_cluster("Rules")
 
 
 def _build(cluster: Any, **overrides: Any) -> Any:

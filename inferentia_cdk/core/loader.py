@@ -376,8 +376,26 @@ def compose(text: str) -> _Document:
 _TOKEN_MARKERS = ("${Token[", "#{Token[", "{{resolve:")
 
 
+def _any_token_syntax(data: Any) -> bool:
+    """Whether any string of ``data`` holds token syntax: one pass without paths, since almost no config does."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+            pending.extend(value)
+        elif isinstance(value, list):
+            pending.extend(value)
+        # Every marker has a "{": one C-level test rules out almost every string.
+        elif isinstance(value, str) and "{" in value and any(marker in value for marker in _TOKEN_MARKERS):
+            return True
+    return False
+
+
 def token_problems(data: Any) -> list[Problem]:
     """A problem for every string (key or value) in ``data`` that holds CDK token or dynamic reference syntax."""
+    if not _any_token_syntax(data):
+        return []
     found: list[Problem] = []
     pending: list[tuple[Path, Any]] = [((), data)]
     while pending:

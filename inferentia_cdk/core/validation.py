@@ -10,6 +10,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 
 from ..facts import catalog
 from ..facts.catalog import NeuronFamily, NeuronInstanceType
@@ -144,12 +145,14 @@ MAX_ENV_TEMPLATE_BYTES = 512 * 1024
 CloudFormation caps at 1 MB; this leaves the rest of the template room."""
 
 
+@lru_cache(maxsize=1024)
 def cpu_millicores(quantity: str) -> float | None:
     """``'1'`` -> 1000, ``'500m'`` -> 500, ``'1e3'`` -> 1e6; None for a CDK token or a string that is no quantity."""
     amount = None if is_token(quantity) else parse_quantity(quantity)
     return None if amount is None else float(amount * 1000)
 
 
+@lru_cache(maxsize=1024)
 def memory_mib(quantity: str) -> float | None:
     """``'4Gi'`` -> 4096, ``'4G'`` -> 3814.7, ``'512Mi'`` -> 512; None for a CDK token or a string that is no
     quantity."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
@@ -103,6 +104,7 @@ def is_token(value: object) -> bool:
     return isinstance(value, str) and "${Token[" in value
 
 
+@lru_cache(maxsize=1024)
 def parse_quantity(text: str) -> Fraction | None:
     """The exact value of a Kubernetes quantity (``'500m'`` -> 1/2, ``'1Ki'`` -> 1024, ``'1e3'`` -> 1000), or None
     for anything that is not one. Exponents beyond +-64 are refused rather than computed."""
