@@ -46,6 +46,8 @@ class InferentiaApi(Construct):
         ``neuroncore_utilization`` needs its metrics.
     :param cluster_name: default the cluster's ``cluster_name``. The literal name, for the ``ClusterName`` dimension of
         the NeuronCore metric; needed only when the cluster's name is a token.
+    :param region: default the stack's region. Where the KEDA triggers read CloudWatch; read only for APIs that
+        scale on a CloudWatch signal.
 
     The replica count is owned by a KEDA ScaledObject (with its TriggerAuthentication) for ``neuroncore_utilization``
     and ``requests_per_replica``, read from CloudWatch in the stack's region; for ``cpu`` by a plain
@@ -65,6 +67,7 @@ class InferentiaApi(Construct):
         endpoint: EndpointTarget | None = None,
         container_insights: bool = False,
         cluster_name: str | None = None,
+        region: str | None = None,
     ) -> None:
         arguments = [
             argument_problem(name, value, valid)
@@ -115,10 +118,13 @@ class InferentiaApi(Construct):
         self.sizing: ReplicaSizing = size_replica(
             family_of_group(node_group), spec.compute.inf, spec.processes_per_replica
         )
+        # Only the CloudWatch triggers name a region and cluster; each read is a round trip to the jsii process, so a
+        # CPU-scaled API (a plain HPA) makes none.
+        on_cloudwatch = spec.autoscaling.metric != "cpu"
         autoscaler = autoscaler_objects(
             spec,
-            cluster_name=cluster_name or cluster.cluster_name,
-            region=cdk.Stack.of(self).region,
+            cluster_name=(cluster_name or cluster.cluster_name) if on_cloudwatch else "",
+            region=(region or cdk.Stack.of(self).region) if on_cloudwatch else "",
             target_group_full_name=endpoint.target_group_full_name if endpoint is not None else None,
         )
         self.objects: list[dict[str, Any]] = render_api(

@@ -56,6 +56,7 @@ class InferentiaApisStack(cdk.Stack):
         self.neuron_monitor = config.neuron_monitor()
         self.shards: dict[int, cdk.NestedStack] = {}
         self._stack_name = self.stack_name  # read once: each read is a round trip to the jsii process
+        self._region = self.region
         for spec in config.apis:
             self._add_api(self._shard(shard_of(spec.name)), spec)
 
@@ -112,6 +113,7 @@ class InferentiaApisStack(cdk.Stack):
             endpoint=target,
             container_insights=self.container_insights,
             cluster_name=config.cluster.name,
+            region=self._region,
         )
         observability = config.observability
         endpoint_group = self.endpoints[spec.name].target_group if spec.name in self.endpoints else None
