@@ -18,7 +18,7 @@ from ..facts import versions
 from ..kube.autoscaler import SERVICE_ACCOUNT, cluster_autoscaler_objects
 from ..kube.neuron import NAMESPACE, discovery_tags
 from ..spec.models import cluster_name_error, kubernetes_version_error
-from ..spec.problems import Problem, argument_problem, raise_for_errors
+from ..spec.problems import Problem, list_argument_problems, raise_for_errors
 from ._arns import any_autoscaling_group_arn
 from .neuron_nodegroup import literal_cluster_name, nodegroup_name
 
@@ -65,14 +65,13 @@ class ClusterAutoscaler(Construct):
         version_error = kubernetes_version_error(kubernetes_version)
         if version_error:
             problems.append(Problem(("kubernetes_version",), version_error))
-        if isinstance(non_neuron_nodegroups, (str, bytes)) or not isinstance(non_neuron_nodegroups, Sequence):
-            problems.append(argument_problem("non_neuron_nodegroups", non_neuron_nodegroups, "a list of eks.Nodegroup"))
-        else:
-            problems += [
-                argument_problem(("non_neuron_nodegroups", i), group, "an aws_eks_v2.Nodegroup")
-                for i, group in enumerate(non_neuron_nodegroups)
-                if not isinstance(group, eks.Nodegroup)
-            ]
+        problems += list_argument_problems(
+            "non_neuron_nodegroups",
+            non_neuron_nodegroups,
+            eks.Nodegroup,
+            "a list of eks.Nodegroup",
+            "an aws_eks_v2.Nodegroup",
+        )
         name_error = None if cluster_name is None else cluster_name_error(cluster_name)
         if name_error:
             problems.append(Problem(("cluster_name",), name_error))

@@ -21,7 +21,7 @@ from constructs import Construct, IConstruct
 from ..core.capacity import NodeGroupCapacity
 from ..quota import service_quotas as quota
 from ..spec.models import InferentiaConfig, NodeGroupSpec
-from ..spec.problems import argument_problem, raise_for_errors
+from ..spec.problems import argument_problem, list_argument_problems, raise_for_errors
 
 # The Lambda bundle is the quota package's two modules, nothing else: the handler imports only service_quotas.py and
 # boto3, and a change to either file changes the asset hash and so updates the function.
@@ -72,15 +72,9 @@ class NeuronQuotaCheck(Construct):
         shortfall: Shortfall = "fail",
         log_encryption_key: kms.IKey | None = None,
     ) -> None:
-        problems = []
-        if isinstance(needs, (str, bytes)) or not isinstance(needs, Sequence):
-            problems.append(argument_problem("needs", needs, "a list of QuotaNeed (quota_needs builds it)"))
-        else:
-            problems += [
-                argument_problem(("needs", i), need, "a QuotaNeed")
-                for i, need in enumerate(needs)
-                if not isinstance(need, quota.QuotaNeed)
-            ]
+        problems = list_argument_problems(
+            "needs", needs, quota.QuotaNeed, "a list of QuotaNeed (quota_needs builds it)", "a QuotaNeed"
+        )
         if shortfall not in ("fail", "warn"):
             problems.append(argument_problem("shortfall", shortfall, "'fail' or 'warn'"))
         raise_for_errors(problems)

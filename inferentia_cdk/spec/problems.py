@@ -80,6 +80,17 @@ def argument_problem(argument: str | Path, value: object, valid: str) -> Problem
     )
 
 
+def list_argument_problems(argument: str, value: object, item_type: type, valid: str, valid_item: str) -> list[Problem]:
+    """A construct's list argument that is no list (a string counts as none), or the items of it of the wrong type."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        return [argument_problem(argument, value, valid)]
+    return [
+        argument_problem((argument, i), item, valid_item)
+        for i, item in enumerate(value)
+        if not isinstance(item, item_type)
+    ]
+
+
 def errors(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity == "error"]
 
