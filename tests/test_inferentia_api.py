@@ -308,6 +308,8 @@ def test_construct_raises_every_error_before_creating_anything(synth: Synth) -> 
 
 
 def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
+    from aws_cdk import aws_eks_v2 as eks
+
     from inferentia_cdk.constructs.inferentia_api import InferentiaApi
 
     stack, cluster = _probe_stack()
@@ -324,7 +326,9 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
     annotations = [entry for entry in created.node.metadata if entry.type == "aws:cdk:warning"]
     assert len(annotations) == 1
     assert "[ack: inferentia-cdk:compiled_neuroncores]" in str(annotations[0].data)
-    assert created.node.find_child("Resource") is created.manifest
+    assert isinstance(created, eks.KubernetesManifest)  # the manifest itself: no construct node in between
+    resource = created.node.find_child("Resource").node.default_child
+    assert resource.cfn_resource_type == "Custom::AWSCDK-EKS-KubernetesResource"
     assert len(created.objects) == 7  # the CPU HPA's place taken by a TriggerAuthentication and a ScaledObject
 
 

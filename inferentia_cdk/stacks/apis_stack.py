@@ -3,13 +3,12 @@ stacks by a hash of each API's name (``core.placement``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 from constructs import Construct
 
 from ..constructs.api_endpoint import ApiEndpoint
-from ..constructs.api_monitoring import ApiMonitoring
 from ..constructs.inferentia_api import InferentiaApi
 from ..core.endpoints import api_url
 from ..core.placement import shard_id, shard_of
@@ -17,6 +16,9 @@ from ..core.scaling import signal_of
 from ..kube.endpoint import EndpointTarget
 from ..spec.models import ApiSpec, InferentiaConfig
 from .cluster_stack import InferentiaClusterStack
+
+if TYPE_CHECKING:
+    from ..constructs.api_monitoring import ApiMonitoring
 
 
 class InferentiaApisStack(cdk.Stack):
@@ -118,6 +120,9 @@ class InferentiaApisStack(cdk.Stack):
         observability = config.observability
         endpoint_group = self.endpoints[spec.name].target_group if spec.name in self.endpoints else None
         if observability.dashboards and (self.container_insights or endpoint_group is not None):
+            # Imported here: aws_cloudwatch costs 0.1 s of import that an app without dashboards should not pay.
+            from ..constructs.api_monitoring import ApiMonitoring
+
             self.monitoring[spec.name] = ApiMonitoring(
                 scope,
                 f"{spec.name}-monitoring",
