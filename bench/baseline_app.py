@@ -4,15 +4,18 @@ Given the benchmark config's settings and Kubernetes objects as plain JSON (benc
 timer starts), it builds what our stacks build: the VPC with flow logs to a KMS-encrypted log group, the encrypted
 EKS cluster with every control-plane log and the kubectl layer, the system node group, each Neuron node group with
 its labels, taint and the two SDK calls that tag its Auto Scaling group, the device plugin, Cluster Autoscaler with
-its Pod Identity role, metrics-server, the deploy-time quota check, the same outputs, and per API one manifest with
-the same six objects, in the nested stack a hash of the API's name picks (32 of them, as ours: a user who wants more
-than 185 APIs has to split them somehow, and a careful one keeps each API in place when others come and go).
+its Pod Identity role, metrics-server, the deploy-time quota check, the same outputs, the KEDA chart and the CloudWatch
+observability add-on (each with its Pod Identity role) when the APIs scale on NeuronCores, and per API one manifest
+with the same objects and a CloudWatch dashboard with the same widgets, in the nested stack a hash of the API's name
+picks (32 of them, as ours: a user who wants more than 185 APIs has to split them somehow, and a careful one keeps
+each API in place when others come and go).
 
 What it leaves out is exactly our layer: config loading and validation, pydantic and our construct classes.
 The benchmark checks that both apps produce the same resource types and counts in every template.
 
-With ``--wrap`` each API's manifest sits under a plain ``Construct`` of its own, as ``InferentiaApi`` holds its
-manifest: the same resources again, so the difference in time is the price of one construct node per API.
+With ``--wrap`` each API's manifest and dashboard sit under a plain ``Construct`` of their own, as ``InferentiaApi``
+and ``ApiMonitoring`` held them until they became the manifest and the dashboard themselves: the same resources
+again, so the difference in time is the price of one construct node per API's manifest and one per dashboard.
 Usage: python bench/baseline_app.py WORKLOAD.json OUTDIR [--wrap]
 """
 
@@ -26,6 +29,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
@@ -37,6 +41,7 @@ from constructs import Construct
 
 QUOTA_HANDLER_DIR = Path(__file__).resolve().parent.parent / "inferentia_cdk" / "quota"
 SHARDS = 32
+METRIC_PERIOD = cdk.Duration.minutes(1)
 
 
 def cluster_stack(app: cdk.App, w: dict) -> tuple[cdk.Stack, eks.Cluster]:
@@ -106,6 +111,10 @@ def cluster_stack(app: cdk.App, w: dict) -> tuple[cdk.Stack, eks.Cluster]:
         eks.Addon(stack, "MetricsServer", cluster=cluster, addon_name="metrics-server")
     monitoring_agent = eks.Addon(stack, "NodeMonitoringAgent", cluster=cluster, addon_name="eks-node-monitoring-agent")
     monitoring_agent.node.add_dependency(system)
+    if w["container_insights"]:
+        container_insights(stack, cluster)
+    if w["keda_values"] is not None:
+        keda(stack, cluster, w["keda_values"])
     cdk.CfnOutput(stack, "ClusterName", value=name, description="EKS cluster name")
     cdk.CfnOutput(
         stack,
@@ -239,6 +248,111 @@ def cluster_autoscaler(
     manifest.node.add_dependency(account)
 
 
+def pod_identity_role(stack: cdk.Stack, construct_id: str, cluster: eks.Cluster, description: str) -> iam.Role:
+    role = iam.Role(
+        stack,
+        construct_id,
+        assumed_by=iam.SessionTagsPrincipal(iam.ServicePrincipal("pods.eks.amazonaws.com")),
+        description=description,
+    )
+    if cluster.eks_pod_identity_agent is not None:
+        role.node.add_dependency(cluster.eks_pod_identity_agent)
+    return role
+
+
+def container_insights(stack: cdk.Stack, cluster: eks.Cluster) -> None:
+    role = pod_identity_role(stack, "CloudWatchAgentRole", cluster, "CloudWatch agent: Container Insights metrics")
+    role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy"))
+    addon = eks.Addon(
+        stack,
+        "ContainerInsights",
+        cluster=cluster,
+        addon_name="amazon-cloudwatch-observability",
+        addon_version="v6.4.0-eksbuild.1",
+        configuration_values={"containerLogs": {"enabled": False}},
+    )
+    addon.node.default_child.pod_identity_associations = [
+        eks.CfnAddon.PodIdentityAssociationProperty(role_arn=role.role_arn, service_account="cloudwatch-agent")
+    ]
+
+
+def keda(stack: cdk.Stack, cluster: eks.Cluster, values: dict) -> None:
+    role = pod_identity_role(
+        stack, "KedaOperatorRole", cluster, "KEDA operator: reads CloudWatch metrics to scale APIs"
+    )
+    role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"]))
+    association = eks.CfnPodIdentityAssociation(
+        stack,
+        "KedaOperatorPodIdentity",
+        cluster_name=cluster.cluster_name,
+        namespace="keda",
+        service_account="keda-operator",
+        role_arn=role.role_arn,
+    )
+    chart = eks.HelmChart(
+        stack,
+        "Keda",
+        cluster=cluster,
+        chart="keda",
+        repository="https://kedacore.github.io/charts",
+        version="2.20.2",
+        release="keda",
+        namespace="keda",
+        create_namespace=True,
+        values=values,
+        wait=True,
+        timeout=cdk.Duration.minutes(10),
+    )
+    chart.node.add_dependency(association)
+
+
+def dashboard(scope: Construct, construct_id: str, cluster_name: str, api: dict) -> None:
+    """The API's NeuronCore utilisation against its scaling target and its running replicas, from Container
+    Insights."""
+    dimensions = {"ClusterName": cluster_name, "Namespace": api["name"]}
+    signal = api["signal"]
+
+    def metric(name: str, label: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="ContainerInsights",
+            metric_name=name,
+            dimensions_map=dimensions,
+            statistic="Average",
+            period=METRIC_PERIOD,
+            label=label,
+        )
+
+    target = (
+        [cloudwatch.HorizontalAnnotation(value=signal["target"], label="scaling target")]
+        if signal["metric"] == "neuroncore_utilization"
+        else []
+    )
+    cloudwatch.Dashboard(
+        scope,
+        construct_id,
+        dashboard_name=f"{cluster_name}-{api['name']}",
+        widgets=[
+            [
+                cloudwatch.GraphWidget(
+                    title="NeuronCore utilisation",
+                    left=[metric("pod_neuroncore_utilization", "NeuronCore utilisation %")],
+                    left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+                    left_annotations=target,
+                    width=12,
+                    height=6,
+                ),
+                cloudwatch.GraphWidget(
+                    title=f"Replicas ({signal['min_replicas']}-{signal['max_replicas']})",
+                    left=[metric("namespace_number_of_running_pods", "running replicas")],
+                    left_y_axis=cloudwatch.YAxisProps(min=0),
+                    width=12,
+                    height=6,
+                ),
+            ]
+        ],
+    )
+
+
 def quota_check(stack: cdk.Stack, key: kms.Key, needs: list, shortfall: str) -> cdk.CustomResource:
     log_group = logs.LogGroup(
         stack,
@@ -296,7 +410,10 @@ def apis_stack(app: cdk.App, w: dict, cluster_stack: cdk.Stack, cluster: eks.Clu
     stack.add_stack_dependency(cluster_stack)
     cdk.CrossStackReferences.of(stack).consume(cdk.ReferenceStrength.WEAK)
     shards: dict[int, cdk.NestedStack] = {}
-    for api in w["apis"]:
+    cluster_name = w["cluster"]["name"]
+    # The KEDA triggers name the region: filled in once for every API, as a template would be.
+    apis = json.loads(json.dumps(w["apis"]).replace("@@REGION@@", stack.region))
+    for api in apis:
         name = api["name"]
         shard = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") % SHARDS
         if shard not in shards:
@@ -307,6 +424,11 @@ def apis_stack(app: cdk.App, w: dict, cluster_stack: cdk.Stack, cluster: eks.Clu
             eks.KubernetesManifest(Construct(shards[shard], name), "Resource", cluster=cluster, manifest=api["objects"])
         else:
             eks.KubernetesManifest(shards[shard], name, cluster=cluster, manifest=api["objects"])
+        if w["dashboards"]:
+            if wrap:
+                dashboard(Construct(shards[shard], f"{name}-monitoring"), "Resource", cluster_name, api)
+            else:
+                dashboard(shards[shard], f"{name}-monitoring", cluster_name, api)
 
 
 def main() -> None:

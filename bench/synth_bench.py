@@ -1,19 +1,23 @@
 """Synth benchmark: our app against the same resources written by hand in plain aws-cdk-lib (bench/baseline_app.py).
 
-For each N (default 1, 10, 100 and 1,000 APIs) both apps are synthesized from the same config, each run in a
-process of its own, alternating baseline and ours (and, in the first rounds, ours with cdk-nag) so that drift in the
-machine's speed hits both alike. cdk-nag is off on both sides for the ratios; what it adds to ours is measured
-apart. Per run: wall seconds, CPU seconds of the whole process tree (Python and the jsii Node process, which Python
-waits for), and peak resident memory of the tree (the sum over its processes, sampled from /proc). Reported:
-medians with min-max, ratios of medians, the time per extra API (least-squares slope over the sizes), and per
-template its bytes, resources, outputs and parameters. Before anything is timed, both apps are synthesized once
-and must produce the same resource types and counts in every template, or the run stops.
+For each N (default 1, 10, 100 and 1,000 APIs) both apps are synthesized from the same config, each run in a process of
+its own (``--runs`` times at 1,000 APIs and more, ``--small-runs`` times below: those runs are short, and the machine's
+noise is a larger share of them), alternating baseline and ours (and, in the first rounds, ours with cdk-nag) so that
+drift in the machine's speed hits both alike. cdk-nag is off on both sides for the ratios; what it adds to ours is
+measured apart. Per run: wall seconds, CPU seconds of the whole process tree (Python and the jsii Node process, which
+Python waits for), and peak resident memory of the tree (the sum over its processes, sampled from /proc). Reported:
+medians with min-max, ratios of medians, the time per extra API (least-squares slope over the sizes), and per template
+its bytes, resources, outputs and parameters. Before anything is timed, both apps are synthesized once and must produce
+the same resource types and counts in every template, and the same resources, property for property, in the APIs'
+templates (manifests, dashboards), or the run stops.
 
-At the sizes of ``--wrap-sizes`` a third app is timed in the same rounds: the baseline with each API's manifest under
-a plain Construct of its own, as InferentiaApi holds it, which prices that one construct node per API.
+At the sizes of ``--wrap-sizes`` a third app is timed in the same rounds: the baseline with each API's manifest and
+dashboard under a plain Construct of their own, as InferentiaApi and ApiMonitoring held them before they became the
+manifest and the dashboard themselves, which prices those construct nodes.
 
 Writes bench/results.json and bench/RESULTS.md.
-Usage: python bench/synth_bench.py [--runs 7] [--nag-runs 3] [--sizes 1,10,100,1000] [--wrap-sizes 1000]
+Usage: python bench/synth_bench.py [--runs 7] [--small-runs 15] [--nag-runs 3] [--sizes 1,10,100,1000]
+       [--wrap-sizes 1000]
 """
 
 from __future__ import annotations
@@ -54,8 +58,9 @@ def generated_config(n_apis: int) -> dict[str, Any]:
     """The default example's shape (one inf1 group, quota check at deploy) with ``n_apis`` APIs.
 
     The group is of inf1.24xlarge (16 chips, so 16 one-chip replicas a node) and large enough to hold every API's
-    min_replicas, which the rules demand. The APIs scale on CPU: the NeuronCore and request signals add KEDA,
-    Container Insights and a dashboard per API, which the hand-written baseline does not have.
+    min_replicas, which the rules demand. The APIs keep the default autoscaling, on NeuronCore utilisation: the
+    cluster then runs KEDA and Container Insights, and each API gets a ScaledObject, a TriggerAuthentication and a
+    dashboard, as a user's APIs do by default.
     """
     return {
         "cluster": {"name": "bench"},
@@ -71,7 +76,6 @@ def generated_config(n_apis: int) -> dict[str, Any]:
                 "compute": {"inf": 1, "cpu": 1, "mem": "2Gi"},
                 "processes_per_replica": 4,
                 "compiled_neuroncores": 1,
-                "autoscaling": {"metric": "cpu"},
             }
             for i in range(n_apis)
         ],
@@ -165,6 +169,12 @@ def template_stats(outdir: Path) -> dict[str, dict[str, Any]]:
             "parameters": len(template.get("Parameters", {})),
             "types": dict(sorted(Counter(r["Type"] for r in resources.values()).items())),
         }
+        if name.startswith("InferentiaApis"):
+            # The per-API resources (manifests, dashboards) must match exactly; the two apps name them differently
+            # and their templates order them differently, so they are compared as sorted property texts.
+            stats[name]["properties"] = sorted(
+                json.dumps([r["Type"], r.get("Properties", {})], sort_keys=True) for r in resources.values()
+            )
     return stats
 
 
@@ -194,6 +204,8 @@ def same_resources(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str
             differences.append(f"{name}: ours minus baseline {delta}")
         elif ours[name]["outputs"] != baseline[name]["outputs"]:
             differences.append(f"{name}: {ours[name]['outputs']} outputs, baseline {baseline[name]['outputs']}")
+        elif ours[name].get("properties") != baseline[name].get("properties"):
+            differences.append(f"{name}: resources of the same types with different properties")
     return differences
 
 
@@ -274,7 +286,9 @@ def bench_size(n: int, scratch: Path, runs: int, nag_runs: int, wrap: bool) -> d
         },
     }
     derive(result)
-    result["templates"] = {name: {k: v for k, v in s.items() if k != "types"} for name, s in ours_stats.items()}
+    result["templates"] = {
+        name: {k: v for k, v in s.items() if k not in ("types", "properties")} for name, s in ours_stats.items()
+    }
     result["resources"] = sum(s["resources"] for s in ours_stats.values())
     result["baseline_resources"] = sum(s["resources"] for s in baseline_stats.values())
     result["limits_exceeded"] = within_limits(ours_stats)
@@ -294,6 +308,8 @@ def derive(result: dict[str, Any]) -> None:
         # Ours and the baseline of one round ran seconds apart, so their ratio cancels most of the machine's drift.
         paired = [o / b for o, b in zip(samples["ours"][metric], samples["baseline"][metric], strict=True)]
         result[f"paired_ratio_{metric}"] = round(statistics.median(paired), 3)
+        quartiles = statistics.quantiles(paired, n=4)
+        result[f"paired_ratio_{metric}_quartiles"] = [round(quartiles[0], 3), round(quartiles[2], 3)]
     if "baseline_wrapped" in samples:
         for metric in ("wall_s", "cpu_s"):
             wrapped = result[f"baseline_wrapped_{metric}"]["median"] / result[f"baseline_{metric}"]["median"]
@@ -312,7 +328,8 @@ def write_results(results: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=7, help="runs per side at 1,000 APIs and more")
+    parser.add_argument("--small-runs", type=int, default=15, help="runs per side below 1,000 APIs")
     parser.add_argument("--nag-runs", type=int, default=3)
     parser.add_argument("--sizes", default="1,10,100,1000")
     parser.add_argument("--wrap-sizes", default="1000")
@@ -332,7 +349,12 @@ def main() -> None:
     started = time.perf_counter()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="inferentia-bench-") as scratch_dir:
-        runs = [bench_size(n, Path(scratch_dir), args.runs, args.nag_runs, n in wrap_sizes) for n in sizes]
+        runs = [
+            bench_size(
+                n, Path(scratch_dir), args.runs if n >= 1000 else args.small_runs, args.nag_runs, n in wrap_sizes
+            )
+            for n in sizes
+        ]
     core_s = min(core_validate_seconds(10_000) for _ in range(5))
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
@@ -340,6 +362,7 @@ def main() -> None:
         "load_average_at_start_and_end": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "bench_minutes": round((time.perf_counter() - started) / 60, 1),
         "runs_per_point": args.runs,
+        "runs_per_point_below_1000": args.small_runs,
         "nag_runs_per_point": args.nag_runs,
         "targets": {
             "time_ratio": TARGET_TIME_RATIO,
@@ -361,6 +384,11 @@ def slopes_of(runs: list[dict[str, Any]]) -> dict[str, float]:
             points = [(r["n_apis"], r[f"{side}_{metric}"]["median"]) for r in runs]
             slopes[f"{side}_{metric}_per_api_ms"] = round(1000 * slope(points), 2)
     return slopes
+
+
+def _quartiles(run: dict[str, Any], metric: str) -> str:
+    low, high = run[f"paired_ratio_{metric}_quartiles"]
+    return f"{low:.3f}-{high:.3f}"
 
 
 def _range(s: dict[str, float], digits: int = 2) -> str:
@@ -395,16 +423,25 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{results['load_average_at_start_and_end'][1]} at the end (the machine is shared). The run took "
         f"{results['bench_minutes']} minutes.",
         "",
-        f"Median (min-max) of {results['runs_per_point']} runs per point, each a separate process, baseline and ours "
+        f"Median (min-max) of {results.get('runs_per_point_below_1000', results['runs_per_point'])} runs per point "
+        f"below 1,000 APIs and {results['runs_per_point']} at 1,000, each a separate process, baseline and ours "
         "alternating; cdk-nag off on both sides, its cost measured on ours apart "
         f"({results['nag_runs_per_point']} runs, each against ours of the same round). CPU is user + system time "
         "of Python and the jsii Node process; "
         "peak is the resident memory of both at once. A ratio is ours over the baseline: of the medians, and in "
         "brackets the median of the ratios within each round (the two ran seconds apart). The baseline "
-        "(bench/baseline_app.py) builds the same resource types and counts in every template, checked before each "
-        "size is timed.",
+        "(bench/baseline_app.py) builds the same resource types and counts in every template and the same per-API "
+        "resources (manifests, dashboards) property for property, checked before each size is timed.",
         "",
         *results_table(results),
+        "",
+        "Spread of the per-round ratio (first and third quartile), wall / CPU: "
+        + "; ".join(
+            f"N={r['n_apis']} {_quartiles(r, 'wall_s')} / {_quartiles(r, 'cpu_s')}"
+            for r in results["runs"]
+            if "paired_ratio_wall_s_quartiles" in r
+        )
+        + ".",
         "",
         f"Time per extra API (least-squares slope over the sizes): baseline {slopes['baseline_wall_s_per_api_ms']} ms "
         f"wall / {slopes['baseline_cpu_s_per_api_ms']} ms CPU, ours {slopes['ours_wall_s_per_api_ms']} ms wall / "
@@ -434,8 +471,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         if "ratio_wrapped_cpu_s" in r:
             lines += [
                 "",
-                f"At {r['n_apis']} APIs the baseline with one plain Construct per API around its manifest (as "
-                f"InferentiaApi holds it) took {_range(r['baseline_wrapped_wall_s'])} s wall and "
+                f"At {r['n_apis']} APIs the baseline with a plain Construct around each API's manifest and each "
+                "dashboard (as InferentiaApi and ApiMonitoring held them before they became the manifest and the "
+                f"dashboard themselves) took {_range(r['baseline_wrapped_wall_s'])} s wall and "
                 f"{_range(r['baseline_wrapped_cpu_s'])} s CPU: {r['ratio_wrapped_wall_s']:.3f} and "
                 f"{r['ratio_wrapped_cpu_s']:.3f} of the plain baseline.",
             ]

@@ -1,16 +1,19 @@
 """What the hand-written baseline is given: the benchmark config's settings and Kubernetes objects as plain JSON.
 
-A user writing the same infrastructure by hand writes the same YAML for the device plugin, Cluster Autoscaler and
-each API, so the baseline may take those objects from our pure renderers, ready-made, before its timer starts. The two
-values that only exist at deploy time (the stack's region and the system node group's name) are left as
-placeholders the baseline fills in, as a user's template would. Nothing of our config loading, validation or
-constructs runs in the baseline's process.
+A user writing the same infrastructure by hand writes the same YAML for the device plugin, Cluster Autoscaler and each
+API, so the baseline may take those objects from our pure renderers, ready-made, before its timer starts. The two values
+that only exist at deploy time (the stack's region and the system node group's name) are left as placeholders the
+baseline fills in, as a user's template would. The same goes for the KEDA chart's values and, per API, what its
+dashboard shows (the scaling signal's target and replica range). Nothing of our config loading, validation or constructs
+runs in the baseline's process.
 
 Usage: python bench/workload.py CONFIG OUT.json
+
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -19,15 +22,19 @@ from typing import Any
 from inferentia_cdk.constructs.neuron_nodegroup import AMI_TYPES
 from inferentia_cdk.core.capacity import NodeGroupCapacity
 from inferentia_cdk.core.loader import load_config
+from inferentia_cdk.core.scaling import needs_keda, signal_of
 from inferentia_cdk.kube.api import render_api
 from inferentia_cdk.kube.autoscaler import cluster_autoscaler_objects
 from inferentia_cdk.kube.neuron import (
     NEURON_TAINT_KEY,
     NEURON_TAINT_VALUE,
+    SYSTEM_NODE_LABEL,
+    SYSTEM_NODE_VALUE,
     neuron_objects,
     node_labels,
     node_template_tags,
 )
+from inferentia_cdk.kube.scaling import autoscaler_objects, keda_values
 from inferentia_cdk.quota.service_quotas import needs_of
 from inferentia_cdk.spec.models import InferentiaConfig
 
@@ -38,6 +45,8 @@ SYSTEM_NODEGROUP_PLACEHOLDER = "@@SYSTEM_NODEGROUP_NAME@@"
 def workload(config: InferentiaConfig) -> dict[str, Any]:
     if config.endpoints is not None or config.cluster.admins or config.quota_check != "deploy":
         raise SystemExit("the baseline covers configs without endpoints or admins, with quota_check: deploy")
+    if config.observability.alarm_topic_arn is not None:
+        raise SystemExit("the baseline covers configs without an alarm topic")
     cluster = config.cluster
     system = cluster.system_node_group
     groups = {group.name: group for group in config.node_groups}
@@ -74,7 +83,11 @@ def workload(config: InferentiaConfig) -> dict[str, Any]:
             }
             for group in config.node_groups
         ],
-        "device_plugin_objects": neuron_objects(config.device_plugin, cluster.kubernetes_version),
+        "device_plugin_objects": neuron_objects(
+            config.device_plugin.model_copy(update={"monitor": config.neuron_monitor()}), cluster.kubernetes_version
+        ),
+        "container_insights": config.container_insights(),
+        "keda_values": keda_values({SYSTEM_NODE_LABEL: SYSTEM_NODE_VALUE}) if needs_keda(config) else None,
         "autoscaler_objects": cluster_autoscaler_objects(
             cluster_name=cluster.name,
             kubernetes_version=cluster.kubernetes_version,
@@ -83,12 +96,17 @@ def workload(config: InferentiaConfig) -> dict[str, Any]:
         ),
         "quota_needs": [need.to_properties() for need in needs_of(NodeGroupCapacity.of(g) for g in config.node_groups)],
         "quota_shortfall": config.quota_shortfall,
+        "dashboards": config.observability.dashboards and config.container_insights(),
         "apis": [
             {
                 "name": api.name,
                 "objects": render_api(
-                    api, groups[api.node_group], scheduler_extension=config.device_plugin.scheduler_extension
+                    api,
+                    groups[api.node_group],
+                    scheduler_extension=config.device_plugin.scheduler_extension,
+                    autoscaler=autoscaler_objects(api, cluster_name=cluster.name, region=REGION_PLACEHOLDER),
                 ),
+                "signal": dataclasses.asdict(signal_of(api.autoscaling)),
             }
             for api in config.apis
         ],

@@ -30,12 +30,16 @@ FIVE_XX_RATE_PERCENT = 5
 WIDGET_HEIGHT = 6
 
 
-class ApiMonitoring(Construct):
-    """A dashboard named ``<cluster>-<api>`` (child ``Dashboard``) with the API's NeuronCore utilisation and running
-    replicas (Container Insights) and, for an exposed API, its request rate, target latency p50/p99, 5xx responses and
-    healthy targets (its load balancer target group). An exposed API also gets two alarms: ``FiveXxRate`` (more than
-    ``FIVE_XX_RATE_PERCENT`` % of requests answered 5xx by the pods in 3 of 5 minutes) and ``NoHealthyTargets`` (no
-    healthy target for 3 minutes). Missing data never alarms: the load balancer reports nothing while no requests come.
+class ApiMonitoring(cloudwatch.Dashboard):
+    """The API's dashboard, named ``<cluster>-<api>``, with its NeuronCore utilisation and running replicas
+    (Container Insights) and, for an exposed API, its request rate, target latency p50/p99, 5xx responses and healthy
+    targets (its load balancer target group). An exposed API also gets two alarms, children of the dashboard:
+    ``FiveXxRate`` (more than ``FIVE_XX_RATE_PERCENT`` % of requests answered 5xx by the pods in 3 of 5 minutes) and
+    ``NoHealthyTargets`` (no healthy target for 3 minutes). Missing data never alarms: the load balancer reports
+    nothing while no requests come.
+
+    It is the ``Dashboard`` (its own child ``Resource``), not a construct holding one: one construct node and jsii
+    round trip fewer per API.
 
     :param api_name: the API (its namespace, so also the Container Insights ``Namespace`` dimension).
     :param cluster_name: the EKS cluster's name (the ``ClusterName`` dimension).
@@ -67,9 +71,8 @@ class ApiMonitoring(Construct):
             raise ValueError(f"API {api_name!r} has neither Container Insights nor a target group: nothing to monitor")
         if (target_group is None) != (load_balancer_full_name is None):
             raise ValueError("give target_group and load_balancer_full_name together")
-        super().__init__(scope, construct_id)
-        self.alarms: list[cloudwatch.Alarm] = []
         rows: list[list[cloudwatch.IWidget]] = []
+        alarmed: tuple[cloudwatch.MathExpression, cloudwatch.Metric] | None = None
         if container_insights:
             dimensions = {"ClusterName": cluster_name, "Namespace": api_name}
             neuroncores = cloudwatch.Metric(
@@ -148,6 +151,11 @@ class ApiMonitoring(Construct):
                 period=PERIOD,
                 label="5xx % of requests",
             )
+            alarmed = (error_rate, healthy)
+        super().__init__(scope, construct_id, dashboard_name=f"{cluster_name}-{api_name}", widgets=rows)
+        self.alarms: list[cloudwatch.Alarm] = []
+        if alarmed is not None:
+            error_rate, healthy = alarmed
             self.alarms = [
                 error_rate.create_alarm(
                     self,
@@ -177,6 +185,3 @@ class ApiMonitoring(Construct):
                 for alarm in self.alarms:
                     alarm.add_alarm_action(action)
                     alarm.add_ok_action(action)
-        self.dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=f"{cluster_name}-{api_name}", widgets=rows
-        )
