@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -181,6 +180,9 @@ class ApiMonitoring(cloudwatch.Dashboard):
                 ),
             ]
             if alarm_topic_arn is not None:
+                # Imported only here: an app without an alarm topic never loads the module.
+                from aws_cdk import aws_cloudwatch_actions as actions
+
                 action = actions.SnsAction(sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn))
                 for alarm in self.alarms:
                     alarm.add_alarm_action(action)
