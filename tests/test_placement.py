@@ -35,8 +35,8 @@ TEMPLATE_BYTES_LIMIT = 1_000_000
 RESOURCES_LIMIT = 500
 OUTPUTS_LIMIT = 200
 PARAMETERS_LIMIT = 200
-# Room the worst shard must keep at 1,000 APIs for what later work adds to every API (dashboards, alarms, KEDA
-# objects): five more resources, and 10 KB more template, per API.
+# Room the worst shard must keep at 1,000 APIs (default scaling, a dashboard each, every tenth exposed with alarms) for
+# what later work adds to every API: five more resources, and 10 KB more template, per API.
 MARGIN_RESOURCES_PER_API = 5
 MARGIN_BYTES_PER_API = 10_000
 
