@@ -1,17 +1,18 @@
 """The baseline: the same CloudFormation resources as our app, written the way a careful user would in aws-cdk-lib.
 
-Given the benchmark config's settings and Kubernetes objects as plain JSON (bench/workload.py, written before the
-timer starts), it builds what our stacks build: the VPC with flow logs to a KMS-encrypted log group, the encrypted
-EKS cluster with every control-plane log and the kubectl layer, the system node group, each Neuron node group with
-its labels, taint and the two SDK calls that tag its Auto Scaling group, the device plugin, Cluster Autoscaler with
-its Pod Identity role, metrics-server, the deploy-time quota check, the same outputs, the KEDA chart and the CloudWatch
-observability add-on (each with its Pod Identity role) when the APIs scale on NeuronCores, and per API one manifest
-with the same objects and a CloudWatch dashboard with the same widgets, in the nested stack a hash of the API's name
-picks (32 of them, as ours: a user who wants more than 185 APIs has to split them somehow, and a careful one keeps
-each API in place when others come and go).
+Given the benchmark config's settings and Kubernetes objects as plain JSON (bench/workload.py, written before the timer
+starts), it builds what our stacks build: the VPC with flow logs to a KMS-encrypted log group, the encrypted EKS cluster
+with every control-plane log and the kubectl layer, the system node group, each Neuron node group with its labels,
+taint, node auto-repair and the tags Cluster Autoscaler reads to scale it from zero, the device plugin, Cluster
+Autoscaler with its Pod Identity role, metrics-server, the node monitoring agent, the deploy-time quota check, the same
+outputs, the KEDA chart and the CloudWatch observability add-on (each with its Pod Identity role) when the APIs scale on
+NeuronCores, and per API one manifest with the same objects and a CloudWatch dashboard with the same widgets, in the
+nested stack a hash of the API's name picks (32 of them, as ours: a user who wants more than 185 APIs has to split them
+somehow, and a careful one keeps each API in place when others come and go).
 
 What it leaves out is exactly our layer: config loading and validation, pydantic and our construct classes.
-The benchmark checks that both apps produce the same resource types and counts in every template.
+The benchmark checks that both apps produce the same resource types and counts in every template, and the same
+per-API resources property for property.
 
 With ``--wrap`` each API's manifest and dashboard sit under a plain ``Construct`` of their own, as ``InferentiaApi``
 and ``ApiMonitoring`` held them until they became the manifest and the dashboard themselves: the same resources
