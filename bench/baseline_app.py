@@ -45,6 +45,16 @@ SHARDS = 32
 METRIC_PERIOD = cdk.Duration.minutes(1)
 
 
+def encrypted_log_group(stack: cdk.Stack, construct_id: str, key: kms.IKey) -> logs.LogGroup:
+    return logs.LogGroup(
+        stack,
+        construct_id,
+        retention=logs.RetentionDays.ONE_YEAR,
+        encryption_key=key,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+
+
 def cluster_stack(app: cdk.App, w: dict) -> tuple[cdk.Stack, eks.Cluster]:
     spec = w["cluster"]
     name = spec["name"]
@@ -62,13 +72,7 @@ def cluster_stack(app: cdk.App, w: dict) -> tuple[cdk.Stack, eks.Cluster]:
             ec2.SubnetConfiguration(name="nodes", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=19),
         ],
     )
-    flow_logs = logs.LogGroup(
-        stack,
-        "FlowLogGroup",
-        retention=logs.RetentionDays.ONE_YEAR,
-        encryption_key=key,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-    )
+    flow_logs = encrypted_log_group(stack, "FlowLogGroup", key)
     vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
     private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
     cluster = eks.Cluster(
@@ -133,13 +137,8 @@ def cluster_stack(app: cdk.App, w: dict) -> tuple[cdk.Stack, eks.Cluster]:
             and node.cfn_resource_type == "AWS::Lambda::Function"
             and not isinstance(node, lambda_.CfnFunction)
         ):
-            group_name = logs.LogGroup(
-                stack,
-                f"{node.node.scope.node.id.replace('Custom::', '')}LogGroup",
-                retention=logs.RetentionDays.ONE_YEAR,
-                encryption_key=key,
-                removal_policy=cdk.RemovalPolicy.DESTROY,
-            ).log_group_name
+            log_group_id = f"{node.node.scope.node.id.replace('Custom::', '')}LogGroup"
+            group_name = encrypted_log_group(stack, log_group_id, key).log_group_name
             node.add_property_override("LoggingConfig.LogGroup", group_name)
     cdk.Aspects.of(stack).add(EncryptLogGroups(key), priority=cdk.AspectPriority.MUTATING)
     return stack, cluster
@@ -355,13 +354,7 @@ def dashboard(scope: Construct, construct_id: str, cluster_name: str, api: dict)
 
 
 def quota_check(stack: cdk.Stack, key: kms.Key, needs: list, shortfall: str) -> cdk.CustomResource:
-    log_group = logs.LogGroup(
-        stack,
-        "QuotaCheckLogGroup",
-        retention=logs.RetentionDays.ONE_YEAR,
-        encryption_key=key,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-    )
+    log_group = encrypted_log_group(stack, "QuotaCheckLogGroup", key)
     role = iam.Role(
         stack,
         "QuotaCheckRole",

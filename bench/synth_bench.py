@@ -49,6 +49,9 @@ RESOURCES_LIMIT = 500
 OUTPUTS_LIMIT = 200
 PARAMETERS_LIMIT = 200
 
+MANY_APIS = 1000
+"""From this size on a point takes ``--runs`` rounds, below it ``--small-runs``."""
+
 TARGET_TIME_RATIO = 1.05
 TARGET_MEMORY_RATIO = 1.10
 TARGET_CORE_SECONDS = 0.5
@@ -351,7 +354,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="inferentia-bench-") as scratch_dir:
         runs = [
             bench_size(
-                n, Path(scratch_dir), args.runs if n >= 1000 else args.small_runs, args.nag_runs, n in wrap_sizes
+                n, Path(scratch_dir), args.runs if n >= MANY_APIS else args.small_runs, args.nag_runs, n in wrap_sizes
             )
             for n in sizes
         ]
@@ -423,7 +426,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{results['load_average_at_start_and_end'][1]} at the end (the machine is shared). The run took "
         f"{results['bench_minutes']} minutes.",
         "",
-        f"Median (min-max) of {results.get('runs_per_point_below_1000', results['runs_per_point'])} runs per point "
+        f"Median (min-max) of {results['runs_per_point_below_1000']} runs per point "
         f"below 1,000 APIs and {results['runs_per_point']} at 1,000, each a separate process, baseline and ours "
         "alternating; cdk-nag off on both sides, its cost measured on ours apart "
         f"({results['nag_runs_per_point']} runs, each against ours of the same round). CPU is user + system time "

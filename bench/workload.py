@@ -83,9 +83,7 @@ def workload(config: InferentiaConfig) -> dict[str, Any]:
             }
             for group in config.node_groups
         ],
-        "device_plugin_objects": neuron_objects(
-            config.device_plugin.model_copy(update={"monitor": config.neuron_monitor()}), cluster.kubernetes_version
-        ),
+        "device_plugin_objects": neuron_objects(config.deployed_device_plugin(), cluster.kubernetes_version),
         "container_insights": config.container_insights(),
         "keda_values": keda_values({SYSTEM_NODE_LABEL: SYSTEM_NODE_VALUE}) if needs_keda(config) else None,
         "autoscaler_objects": cluster_autoscaler_objects(

@@ -571,3 +571,7 @@ class InferentiaConfig(Model):
     def neuron_monitor(self) -> bool:
         """Whether our own neuron-monitor DaemonSet runs: asked for, and no add-on already runs one on every node."""
         return self.device_plugin.monitor and not self.container_insights()
+
+    def deployed_device_plugin(self) -> DevicePluginSpec:
+        """``device_plugin`` as the cluster runs it: ``monitor`` off where the add-on already runs neuron-monitor."""
+        return self.device_plugin.model_copy(update={"monitor": self.neuron_monitor()})

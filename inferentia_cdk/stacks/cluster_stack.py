@@ -147,7 +147,7 @@ class InferentiaClusterStack(cdk.Stack):
         # After the system nodes, so that its DaemonSet has nodes to run on as soon as EKS installs it.
         self.node_monitoring_agent.node.add_dependency(self.system_nodegroup)
         # Container Insights runs its own neuron-monitor on every Neuron node: never a second one of ours beside it.
-        plugin = config.device_plugin.model_copy(update={"monitor": config.neuron_monitor()})
+        plugin = config.deployed_device_plugin()
         self.device_plugin = NeuronDevicePlugin.of(
             self.cluster, spec=plugin, kubernetes_version=spec.kubernetes_version
         )
