@@ -13,7 +13,7 @@ if "JSII_NODE" not in os.environ and _PINNED_NODE.exists():
 
 import aws_cdk as cdk  # noqa: E402
 
-from inferentia_cdk.spec.problems import ConfigError  # noqa: E402
+from inferentia_cdk.config.problems import ConfigError  # noqa: E402
 
 
 def main() -> None:

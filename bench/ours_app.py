@@ -6,7 +6,7 @@ import sys
 
 import aws_cdk as cdk
 
-from inferentia_cdk.core.loader import load_config
+from inferentia_cdk.planning.loader import load_config
 from inferentia_cdk.stacks.app import build_app
 
 

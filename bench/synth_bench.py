@@ -214,8 +214,8 @@ def same_resources(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str
 
 def core_validate_seconds(n_specs: int) -> float:
     """Pure core: validate a config of ``n_specs`` APIs (pydantic + every rule) and size each replica."""
-    from inferentia_cdk.core.loader import parse_config
-    from inferentia_cdk.core.sizing import size_replica
+    from inferentia_cdk.planning.loader import parse_config
+    from inferentia_cdk.planning.sizing import size_replica
 
     data = generated_config(n_specs)
     start = time.perf_counter()

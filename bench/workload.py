@@ -19,13 +19,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from inferentia_cdk.config.models import InferentiaConfig
 from inferentia_cdk.constructs.neuron_nodegroup import AMI_TYPES
-from inferentia_cdk.core.capacity import NodeGroupCapacity
-from inferentia_cdk.core.loader import load_config
-from inferentia_cdk.core.scaling import needs_keda, signal_of
-from inferentia_cdk.kube.api import render_api
-from inferentia_cdk.kube.autoscaler import cluster_autoscaler_objects
-from inferentia_cdk.kube.neuron import (
+from inferentia_cdk.manifests.api import render_api
+from inferentia_cdk.manifests.autoscaler import cluster_autoscaler_objects
+from inferentia_cdk.manifests.neuron import (
     NEURON_TAINT_KEY,
     NEURON_TAINT_VALUE,
     SYSTEM_NODE_LABEL,
@@ -34,9 +32,11 @@ from inferentia_cdk.kube.neuron import (
     node_labels,
     node_template_tags,
 )
-from inferentia_cdk.kube.scaling import autoscaler_objects, keda_values
+from inferentia_cdk.manifests.scaling import autoscaler_objects, keda_values
+from inferentia_cdk.planning.capacity import NodeGroupCapacity
+from inferentia_cdk.planning.loader import load_config
+from inferentia_cdk.planning.scaling import needs_keda, signal_of
 from inferentia_cdk.quota.service_quotas import needs_of
-from inferentia_cdk.spec.models import InferentiaConfig
 
 REGION_PLACEHOLDER = "@@REGION@@"
 SYSTEM_NODEGROUP_PLACEHOLDER = "@@SYSTEM_NODEGROUP_NAME@@"

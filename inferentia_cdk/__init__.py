@@ -9,8 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .core.loader import load_config
-from .spec.models import (
+from .config.models import (
     ApiSpec,
     AutoscalingSpec,
     ClusterSpec,
@@ -20,7 +19,8 @@ from .spec.models import (
     NodeGroupSpec,
     SystemNodeGroupSpec,
 )
-from .spec.problems import ConfigError, Problem
+from .config.problems import ConfigError, Problem
+from .planning.loader import load_config
 
 __version__ = "0.1.0"
 

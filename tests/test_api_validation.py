@@ -11,7 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inferentia_cdk.core.capacity import (
+from inferentia_cdk import catalog
+from inferentia_cdk.config.models import ApiSpec, DevicePluginSpec, NodeGroupSpec
+from inferentia_cdk.config.problems import ConfigError, Problem, errors, raise_for_errors
+from inferentia_cdk.manifests.api import render_api
+from inferentia_cdk.manifests.neuron import device_plugin_objects, monitor_objects
+from inferentia_cdk.planning.capacity import (
     NEURON_MONITOR_RESERVATION,
     NODE_DAEMONSETS,
     NodeGroupCapacity,
@@ -19,15 +24,10 @@ from inferentia_cdk.core.capacity import (
     kube_reserved_memory_mib,
     node_allocatable,
 )
-from inferentia_cdk.core.loader import load_config, parse_config
-from inferentia_cdk.core.serving_env import RESERVED_ENV_NAMES
-from inferentia_cdk.core.sizing import size_replica
-from inferentia_cdk.core.validation import check_api, cpu_millicores, memory_mib
-from inferentia_cdk.facts import catalog
-from inferentia_cdk.kube.api import render_api
-from inferentia_cdk.kube.neuron import device_plugin_objects, monitor_objects
-from inferentia_cdk.spec.models import ApiSpec, DevicePluginSpec, NodeGroupSpec
-from inferentia_cdk.spec.problems import ConfigError, Problem, errors, raise_for_errors
+from inferentia_cdk.planning.loader import load_config, parse_config
+from inferentia_cdk.planning.serving_env import RESERVED_ENV_NAMES
+from inferentia_cdk.planning.sizing import size_replica
+from inferentia_cdk.planning.validation import check_api, cpu_millicores, memory_mib
 
 KUBERNETES_VERSION = "1.35"
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from synth_support import Synthesized
 
-from inferentia_cdk.facts import versions
-from inferentia_cdk.kube import autoscaler as render_autoscaler
+from inferentia_cdk.catalog import versions
+from inferentia_cdk.manifests import autoscaler as render_autoscaler
 
 WRITE_ACTIONS = {"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"}
 
@@ -170,8 +170,8 @@ def test_autoscaler_and_metrics_server_can_be_turned_off() -> None:
     import aws_cdk as cdk
     from aws_cdk import aws_eks_v2 as eks
 
+    from inferentia_cdk.config.models import ClusterSpec, InferentiaConfig, NodeGroupSpec
     from inferentia_cdk.constructs.cluster_autoscaler import ClusterAutoscaler
-    from inferentia_cdk.spec.models import ClusterSpec, InferentiaConfig, NodeGroupSpec
     from inferentia_cdk.stacks import InferentiaClusterStack
 
     def build(on: bool) -> InferentiaClusterStack:

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from synth_support import Synthesized
 
-from inferentia_cdk.spec.models import InferentiaConfig
+from inferentia_cdk.config.models import InferentiaConfig
 from inferentia_cdk.stacks.app import build_app
 
 
@@ -76,7 +76,7 @@ def test_system_node_group_hosts_the_add_ons(default_app: Synthesized) -> None:
 
 
 def test_cluster_runs_the_default_kubernetes_version_with_a_kubectl_of_the_same_minor(default_app: Synthesized) -> None:
-    from inferentia_cdk.facts import versions
+    from inferentia_cdk.catalog import versions
 
     template = default_app.template("Cluster")
     assert versions.DEFAULT_KUBERNETES_VERSION == versions.KUBERNETES_VERSIONS[-1] == "1.36"
@@ -88,7 +88,7 @@ def test_cluster_runs_the_default_kubernetes_version_with_a_kubectl_of_the_same_
 
 
 def test_every_supported_version_has_an_aws_cdk_lib_version_and_pinned_add_on_images() -> None:
-    from inferentia_cdk.facts import versions
+    from inferentia_cdk.catalog import versions
     from inferentia_cdk.stacks.cluster_stack import KUBERNETES_VERSIONS
 
     assert tuple(KUBERNETES_VERSIONS) == versions.KUBERNETES_VERSIONS == ("1.35", "1.36")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from synth_support import EXAMPLES, ROOT
 
-from inferentia_cdk.core.loader import load_config
-from inferentia_cdk.core.validation import check_node_group
-from inferentia_cdk.facts import catalog
-from inferentia_cdk.spec.models import InferentiaConfig, NodeGroupSpec
-from inferentia_cdk.spec.problems import ConfigError
+from inferentia_cdk import catalog
+from inferentia_cdk.config.models import InferentiaConfig, NodeGroupSpec
+from inferentia_cdk.config.problems import ConfigError
+from inferentia_cdk.planning.loader import load_config
+from inferentia_cdk.planning.validation import check_node_group
 
 VALID = """\
 cluster:

@@ -29,10 +29,10 @@ from hypothesis import strategies as st
 from synth_support import EXAMPLES, synthesize
 from test_gates import CFN_LINT_ACCEPTED, _accepts, unacknowledged_findings
 
+from inferentia_cdk.catalog import versions
 from inferentia_cdk.cli.main import EXIT_INVALID, EXIT_VALID, main
-from inferentia_cdk.core.loader import LoadedConfig, load_config
-from inferentia_cdk.facts import versions
-from inferentia_cdk.spec.problems import ConfigError
+from inferentia_cdk.config.problems import ConfigError
+from inferentia_cdk.planning.loader import LoadedConfig, load_config
 
 EXAMPLES_PER_STRATEGY = {"generated": 1500, "mutated text": 1000, "random text": 500}
 SYNTHESIZED_SAMPLES = 2

@@ -10,9 +10,10 @@ import kubernetes_validate
 import pytest
 from synth_support import Synthesized
 
-from inferentia_cdk.facts import catalog, versions
-from inferentia_cdk.kube import neuron as render_neuron
-from inferentia_cdk.spec.models import DevicePluginSpec
+from inferentia_cdk import catalog
+from inferentia_cdk.catalog import versions
+from inferentia_cdk.config.models import DevicePluginSpec
+from inferentia_cdk.manifests import neuron as render_neuron
 
 COMBINATIONS = list(itertools.product([False, True], [False, True], versions.KUBERNETES_VERSIONS))
 

@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from synth_support import EXAMPLES, Synthesized, _flatten
 
-from inferentia_cdk.core.endpoints import (
+from inferentia_cdk.catalog import versions
+from inferentia_cdk.config.problems import Problem
+from inferentia_cdk.planning.endpoints import (
     DEREGISTRATION_DELAY_SECONDS,
     MAX_EXPOSED_APIS,
     MAX_RULE_PRIORITY,
@@ -19,9 +21,7 @@ from inferentia_cdk.core.endpoints import (
     TERMINATION_GRACE_PERIOD_SECONDS,
     rule_priorities,
 )
-from inferentia_cdk.core.loader import load_config, parse_config
-from inferentia_cdk.facts import versions
-from inferentia_cdk.spec.problems import Problem
+from inferentia_cdk.planning.loader import load_config, parse_config
 
 KUBERNETES_RESOURCE = "Custom::AWSCDK-EKS-KubernetesResource"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0b5a2f7c-1d9e-4a4b-8c8d-0e2f4a6b8c0d"
@@ -209,7 +209,7 @@ def test_colliding_names_keep_the_first_its_priority() -> None:
 
 
 def _colliding_pair() -> list[str]:
-    from inferentia_cdk.core.endpoints import _slot
+    from inferentia_cdk.planning.endpoints import _slot
 
     seen: dict[int, str] = {}
     for i in range(100_000):
@@ -412,5 +412,5 @@ def test_adding_or_removing_an_exposed_api_leaves_the_cluster_stack_byte_identic
 
 
 def test_readme_curl_example_matches_the_rewrite() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "endpoints.md").read_text()
     assert "curl https://api.example.com/bert-large/predict" in readme

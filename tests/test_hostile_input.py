@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import synth_support
 
+from inferentia_cdk.catalog import versions
 from inferentia_cdk.cli.main import EXIT_INVALID, EXIT_VALID, main
-from inferentia_cdk.core.loader import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_ENTRIES, MAX_PROBLEMS, load_config
-from inferentia_cdk.core.validation import MAX_ENV_STRING_BYTES, check_api
-from inferentia_cdk.facts import versions
-from inferentia_cdk.spec.models import ApiSpec, ComputeSpec, NodeGroupSpec
-from inferentia_cdk.spec.problems import ConfigError, errors, warnings
+from inferentia_cdk.config.models import ApiSpec, ComputeSpec, NodeGroupSpec
+from inferentia_cdk.config.problems import ConfigError, errors, warnings
+from inferentia_cdk.planning.loader import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_ENTRIES, MAX_PROBLEMS, load_config
+from inferentia_cdk.planning.validation import MAX_ENV_STRING_BYTES, check_api
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from synth_support import Synthesized, _flatten, cli_context
 
-from inferentia_cdk.core.loader import load_config
-from inferentia_cdk.spec.models import InferentiaConfig
-from inferentia_cdk.spec.problems import ConfigError
+from inferentia_cdk.config.models import InferentiaConfig
+from inferentia_cdk.config.problems import ConfigError
+from inferentia_cdk.planning.loader import load_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 KUBERNETES_RESOURCE = "Custom::AWSCDK-EKS-KubernetesResource"
@@ -183,7 +183,7 @@ def test_shm_holds_at_most_half_the_replicas_memory_which_it_counts_against(synt
 
 
 def test_shm_of_a_token_memory_is_the_memory_limit_itself(synth: Synth) -> None:
-    from inferentia_cdk.kube.api import shm_size_limit
+    from inferentia_cdk.manifests.api import shm_size_limit
 
     def with_memory(mem: str) -> Any:
         spec = synth.config.apis[1]
@@ -195,7 +195,7 @@ def test_shm_of_a_token_memory_is_the_memory_limit_itself(synth: Synth) -> None:
 
 
 def test_an_apis_own_home_replaces_ours(synth: Synth) -> None:
-    from inferentia_cdk.kube.api import render_api
+    from inferentia_cdk.manifests.api import render_api
 
     spec = synth.config.apis[1].model_copy(update={"env": {"HOME": "/models"}})
     node_group = synth.config.node_group(spec.node_group)

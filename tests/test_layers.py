@@ -40,9 +40,9 @@ def test_the_package_keeps_its_contracts(tmp_path: Path) -> None:
     ("module", "line", "broken"),
     [
         # the config contract reaching up into a renderer
-        ("spec/models.py", "from ..kube import api as _upward", LAYERS),
+        ("config/models.py", "from ..manifests import api as _upward", LAYERS),
         # a pure renderer loading the CDK
-        ("kube/api.py", "import aws_cdk as _cdk", PURE),
+        ("manifests/api.py", "import aws_cdk as _cdk", PURE),
         # the CLI loading the stacks (and so jsii) would make `validate` slow
         ("cli/main.py", "from ..stacks import app as _stacks", LAYERS),
     ],

@@ -14,12 +14,12 @@ import pytest
 import synth_support
 from synth_support import Synthesized
 
-from inferentia_cdk.core.capacity import NodeGroupCapacity
-from inferentia_cdk.core.validation import check_node_group
-from inferentia_cdk.facts import catalog
-from inferentia_cdk.kube.neuron import node_template_tags
-from inferentia_cdk.spec.models import NodeGroupSpec
-from inferentia_cdk.spec.problems import ConfigError, errors, warnings
+from inferentia_cdk import catalog
+from inferentia_cdk.config.models import NodeGroupSpec
+from inferentia_cdk.config.problems import ConfigError, errors, warnings
+from inferentia_cdk.manifests.neuron import node_template_tags
+from inferentia_cdk.planning.capacity import NodeGroupCapacity
+from inferentia_cdk.planning.validation import check_node_group
 
 NEURON = "k8s.io/cluster-autoscaler/node-template/resources/aws.amazon.com/neuron"
 NEURONCORE = "k8s.io/cluster-autoscaler/node-template/resources/aws.amazon.com/neuroncore"

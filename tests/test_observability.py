@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from synth_support import EXAMPLES, KUBERNETES_RESOURCE_TYPE, Synthesized, _flatten, read_templates
 
+from inferentia_cdk.catalog import versions
 from inferentia_cdk.constructs.keda import METRIC_READ_ACTIONS
-from inferentia_cdk.core.loader import load_config
-from inferentia_cdk.facts import versions
+from inferentia_cdk.planning.loader import load_config
 
 HELM_CHART = "Custom::AWSCDK-EKS-HelmChart"
 

@@ -27,8 +27,8 @@ from synth_support import (
     read_templates,
 )
 
-from inferentia_cdk.core.placement import SHARD_COUNT, place, shard_id, shard_of
-from inferentia_cdk.spec.models import InferentiaConfig
+from inferentia_cdk.config.models import InferentiaConfig
+from inferentia_cdk.planning.placement import SHARD_COUNT, place, shard_id, shard_of
 
 # CloudFormation's quotas per template (AWS CloudFormation User Guide, "Understand CloudFormation quotas").
 TEMPLATE_BYTES_LIMIT = 1_000_000

@@ -10,9 +10,9 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError
 from botocore.stub import ANY, Stubber
 
-from inferentia_cdk.core.capacity import NodeGroupCapacity
+from inferentia_cdk.config.models import NodeGroupSpec
+from inferentia_cdk.planning.capacity import NodeGroupCapacity
 from inferentia_cdk.quota import service_quotas as quota
-from inferentia_cdk.spec.models import NodeGroupSpec
 
 REGION = "us-east-1"
 INF_ON_DEMAND = quota.QuotaNeed("L-1945791B", "Running On-Demand Inf instances", "Inf/OnDemand", 16, ("inf1",))

@@ -15,6 +15,7 @@ from constructs import Construct
 from synth_support import Synthesized
 from test_quota_cli import ServiceQuotasServer, quota_reply, use_local_aws
 
+from inferentia_cdk.config.models import InferentiaConfig, NodeGroupSpec
 from inferentia_cdk.constructs import neuron_quota_check as check_module
 from inferentia_cdk.constructs.neuron_quota_check import (
     SHORT_WARNING_ID,
@@ -24,7 +25,6 @@ from inferentia_cdk.constructs.neuron_quota_check import (
     check_quotas_at_synth,
 )
 from inferentia_cdk.quota import service_quotas as quota
-from inferentia_cdk.spec.models import InferentiaConfig, NodeGroupSpec
 
 # --- deploy mode, in the example app every other test synthesizes too (the session fixture `default_app`) ---------
 

@@ -16,22 +16,23 @@ from crd_schemas import CRD_SCHEMAS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inferentia_cdk import catalog
+from inferentia_cdk.catalog import versions
 from inferentia_cdk.cli.main import main
-from inferentia_cdk.core.capacity import CONTAINER_INSIGHTS_DAEMONSETS, NodeGroupCapacity, node_allocatable
-from inferentia_cdk.core.loader import load_config, parse_config
-from inferentia_cdk.core.scaling import (
+from inferentia_cdk.config.models import ApiSpec, AutoscalingSpec, InferentiaConfig, NodeGroupSpec
+from inferentia_cdk.config.problems import ConfigError, Problem
+from inferentia_cdk.manifests.api import MODEL_LOAD_SECONDS, render_api
+from inferentia_cdk.manifests.scaling import autoscaler_objects
+from inferentia_cdk.planning.capacity import CONTAINER_INSIGHTS_DAEMONSETS, NodeGroupCapacity, node_allocatable
+from inferentia_cdk.planning.loader import load_config, parse_config
+from inferentia_cdk.planning.scaling import (
     METRIC_PERIOD_SECONDS,
     hpa_behavior,
     needs_keda,
     periods_to_max,
     replica_capacity,
 )
-from inferentia_cdk.core.validation import check_api
-from inferentia_cdk.facts import catalog, versions
-from inferentia_cdk.kube.api import MODEL_LOAD_SECONDS, render_api
-from inferentia_cdk.kube.scaling import autoscaler_objects
-from inferentia_cdk.spec.models import ApiSpec, AutoscalingSpec, InferentiaConfig, NodeGroupSpec
-from inferentia_cdk.spec.problems import ConfigError, Problem
+from inferentia_cdk.planning.validation import check_api
 
 IMAGE = "public.ecr.aws/example/bert:1.0"
 

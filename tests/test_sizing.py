@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inferentia_cdk.core.sizing import describe_memory, divisors, size_replica, valid_processes_per_replica
-from inferentia_cdk.facts.catalog import FAMILIES
+from inferentia_cdk.catalog import FAMILIES
+from inferentia_cdk.planning.sizing import describe_memory, divisors, size_replica, valid_processes_per_replica
 
 
 def test_two_inf1_chips_give_eight_neuroncores() -> None:

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from ..core.capacity import NodeGroupCapacity
-from ..core.loader import LoadedConfig, load_config
-from ..core.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
-from ..core.sizing import ReplicaSizing, describe_memory, divisors, size_replica
-from ..spec.models import ApiSpec
-from ..spec.problems import ConfigError, Problem
+from ..config.models import ApiSpec
+from ..config.problems import ConfigError, Problem
+from ..planning.capacity import NodeGroupCapacity
+from ..planning.loader import LoadedConfig, load_config
+from ..planning.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
+from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_replica
 
 EXIT_VALID = 0
 EXIT_INVALID = 2

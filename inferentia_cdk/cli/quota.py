@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..core.capacity import NodeGroupCapacity
+from ..config.models import AWS_REGION, region_error
+from ..config.problems import Problem
+from ..planning.capacity import NodeGroupCapacity
 from ..quota import service_quotas as quota
-from ..spec.models import AWS_REGION, region_error
-from ..spec.problems import Problem
 from .main import load_or_report
 
 EXIT_COVERED = 0

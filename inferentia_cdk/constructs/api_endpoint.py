@@ -8,7 +8,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
-from ..core.endpoints import DEREGISTRATION_DELAY_SECONDS, ExposedApi
+from ..planning.endpoints import DEREGISTRATION_DELAY_SECONDS, ExposedApi
 
 HEALTH_CHECK_INTERVAL = cdk.Duration.seconds(10)
 HEALTH_CHECK_TIMEOUT = cdk.Duration.seconds(5)

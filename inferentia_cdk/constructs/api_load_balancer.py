@@ -15,8 +15,8 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
-from ..core.endpoints import EndpointsPlan
-from ..facts import versions
+from ..catalog import versions
+from ..planning.endpoints import EndpointsPlan
 
 # TLS 1.3 and 1.2 with forward-secret AEAD ciphers only, and post-quantum key exchange where the client offers it.
 TLS_POLICY = elbv2.SslPolicy.TLS13_12_RES_PQ

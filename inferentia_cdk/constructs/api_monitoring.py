@@ -14,7 +14,7 @@ from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from ..core.scaling import (
+from ..planning.scaling import (
     CONTAINER_INSIGHTS_NAMESPACE,
     LOAD_BALANCER_NAMESPACE,
     METRIC_PERIOD_SECONDS,

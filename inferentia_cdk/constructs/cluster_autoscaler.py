@@ -14,11 +14,11 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ..facts import versions
-from ..kube.autoscaler import SERVICE_ACCOUNT, cluster_autoscaler_objects
-from ..kube.neuron import NAMESPACE, discovery_tags
-from ..spec.models import cluster_name_error, kubernetes_version_error
-from ..spec.problems import Problem, list_argument_problems, raise_for_errors
+from ..catalog import versions
+from ..config.models import cluster_name_error, kubernetes_version_error
+from ..config.problems import Problem, list_argument_problems, raise_for_errors
+from ..manifests.autoscaler import SERVICE_ACCOUNT, cluster_autoscaler_objects
+from ..manifests.neuron import NAMESPACE, discovery_tags
 from ._arns import any_autoscaling_group_arn
 from .neuron_nodegroup import literal_cluster_name, nodegroup_name
 

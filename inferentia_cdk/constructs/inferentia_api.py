@@ -8,14 +8,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
-from ..core.scaling import check_autoscaling
-from ..core.sizing import ReplicaSizing, size_replica
-from ..core.validation import check_api, check_node_group
-from ..kube.api import family_of_group, render_api
-from ..kube.endpoint import EndpointTarget
-from ..kube.scaling import autoscaler_objects
-from ..spec.models import ApiSpec, NodeGroupSpec
-from ..spec.problems import Problem, argument_problem, errors, raise_for_errors
+from ..config.models import ApiSpec, NodeGroupSpec
+from ..config.problems import Problem, argument_problem, errors, raise_for_errors
+from ..manifests.api import family_of_group, render_api
+from ..manifests.endpoint import EndpointTarget
+from ..manifests.scaling import autoscaler_objects
+from ..planning.scaling import check_autoscaling
+from ..planning.sizing import ReplicaSizing, size_replica
+from ..planning.validation import check_api, check_node_group
 
 
 class InferentiaApi(eks.KubernetesManifest):

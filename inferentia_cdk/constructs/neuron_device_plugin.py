@@ -10,10 +10,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
-from ..facts import versions
-from ..kube.neuron import neuron_objects
-from ..spec.models import DevicePluginSpec, kubernetes_version_error
-from ..spec.problems import Problem, argument_problem, raise_for_errors
+from ..catalog import versions
+from ..config.models import DevicePluginSpec, kubernetes_version_error
+from ..config.problems import Problem, argument_problem, raise_for_errors
+from ..manifests.neuron import neuron_objects
 
 
 class NeuronDevicePlugin(Construct):

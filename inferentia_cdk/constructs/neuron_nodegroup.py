@@ -15,11 +15,8 @@ from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 from pydantic import ValidationError
 
-from ..core.capacity import NodeGroupCapacity
-from ..core.validation import check_node_group
-from ..kube.neuron import NEURON_TAINT_KEY, NEURON_TAINT_VALUE, node_labels, node_template_tags
-from ..spec.models import NodeGroupSpec
-from ..spec.problems import (
+from ..config.models import NodeGroupSpec
+from ..config.problems import (
     ConfigError,
     Problem,
     argument_problem,
@@ -28,6 +25,9 @@ from ..spec.problems import (
     shown,
     warnings,
 )
+from ..manifests.neuron import NEURON_TAINT_KEY, NEURON_TAINT_VALUE, node_labels, node_template_tags
+from ..planning.capacity import NodeGroupCapacity
+from ..planning.validation import check_node_group
 
 AMI_TYPES = {"al2023": "AL2023_x86_64_NEURON", "bottlerocket": "BOTTLEROCKET_x86_64"}
 """``AmiType`` of AWS::EKS::Nodegroup per ``ami``: the x86_64 AMIs that carry the Neuron driver."""

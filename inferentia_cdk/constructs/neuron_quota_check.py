@@ -18,10 +18,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
-from ..core.capacity import NodeGroupCapacity
+from ..config.models import InferentiaConfig, NodeGroupSpec
+from ..config.problems import argument_problem, list_argument_problems, raise_for_errors
+from ..planning.capacity import NodeGroupCapacity
 from ..quota import service_quotas as quota
-from ..spec.models import InferentiaConfig, NodeGroupSpec
-from ..spec.problems import argument_problem, list_argument_problems, raise_for_errors
 
 # The Lambda bundle is the quota package's two modules, nothing else: the handler imports only service_quotas.py and
 # boto3, and a change to either file changes the asset hash and so updates the function.

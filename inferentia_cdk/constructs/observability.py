@@ -8,7 +8,7 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ..facts import versions
+from ..catalog import versions
 from ._pod_identity import pod_identity_role
 
 ADDON_NAME = "amazon-cloudwatch-observability"

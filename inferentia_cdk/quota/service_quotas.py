@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from botocore.config import Config
 
-    from ..core.capacity import NodeGroupCapacity
+    from ..planning.capacity import NodeGroupCapacity
 
 # botocore is imported inside the functions that talk to AWS: with urllib3 it costs a tenth of a second, which every
 # synth and every ``validate`` would pay although only the quota check itself needs it.

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from ..config.models import ApiSpec, InferentiaConfig
 from ..constructs.api_endpoint import ApiEndpoint
 from ..constructs.inferentia_api import InferentiaApi
-from ..core.endpoints import api_url
-from ..core.placement import shard_id, shard_of
-from ..core.scaling import signal_of
-from ..kube.endpoint import EndpointTarget
-from ..spec.models import ApiSpec, InferentiaConfig
+from ..manifests.endpoint import EndpointTarget
+from ..planning.endpoints import api_url
+from ..planning.placement import shard_id, shard_of
+from ..planning.scaling import signal_of
 from .cluster_stack import InferentiaClusterStack
 
 if TYPE_CHECKING:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from ..core.loader import load_config
-from ..core.validation import check_config
-from ..spec.models import InferentiaConfig
-from ..spec.problems import raise_for_errors
+from ..config.models import InferentiaConfig
+from ..config.problems import raise_for_errors
+from ..planning.loader import load_config
+from ..planning.validation import check_config
 from . import InferentiaApisStack, InferentiaClusterStack
 
 DEFAULT_CONFIG = "examples/inferentia.yaml"

@@ -16,6 +16,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct, IConstruct
 
+from ..catalog import versions
+from ..config.models import InferentiaConfig
 from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.keda import Keda
@@ -23,10 +25,8 @@ from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
 from ..constructs.observability import ContainerInsights
-from ..core.endpoints import plan_endpoints
-from ..core.scaling import needs_keda
-from ..facts import versions
-from ..spec.models import InferentiaConfig
+from ..planning.endpoints import plan_endpoints
+from ..planning.scaling import needs_keda
 
 _ENDPOINT_ACCESS = {
     "private": eks.EndpointAccess.PRIVATE,

@@ -11,8 +11,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..spec.models import ApiSpec, EndpointsSpec, InferentiaConfig
-from ..spec.problems import Path, Problem
+from ..config.models import ApiSpec, EndpointsSpec, InferentiaConfig
+from ..config.problems import Path, Problem
 
 # Elastic Load Balancing quotas of an Application Load Balancer: 100 rules (default rules not counted) and 100 target
 # groups. Each exposed API takes one rule and one target group, so one load balancer carries at most 100 APIs.

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..core.endpoints import PRE_STOP_SLEEP_SECONDS, TERMINATION_GRACE_PERIOD_SECONDS
-from ..core.scaling import hpa_behavior
-from ..core.serving_env import (
+from .. import catalog
+from ..config.models import ApiSpec, NodeGroupSpec
+from ..planning.endpoints import PRE_STOP_SLEEP_SECONDS, TERMINATION_GRACE_PERIOD_SECONDS
+from ..planning.scaling import hpa_behavior
+from ..planning.serving_env import (
     ENV_HOME,
     ENV_NCG_SIZE,
     ENV_NEURON_RT_NUM_CORES,
@@ -21,10 +23,8 @@ from ..core.serving_env import (
     ENV_PROCESSES_PER_REPLICA,
     ENV_THREADS_PER_PROCESS,
 )
-from ..core.sizing import ReplicaSizing, size_replica
-from ..core.validation import memory_mib
-from ..facts import catalog
-from ..spec.models import ApiSpec, NodeGroupSpec
+from ..planning.sizing import ReplicaSizing, size_replica
+from ..planning.validation import memory_mib
 from .endpoint import READINESS_GATE_LABEL, EndpointTarget, target_group_binding
 from .neuron import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NODE_GROUP_LABEL, SCHEDULER_NAME
 
@@ -274,7 +274,7 @@ def render_api(
     """Every Kubernetes object of ``spec`` on ``node_group``, the Namespace first so ``kubectl apply`` can create it.
 
     ``autoscaler`` replaces the CPU HorizontalPodAutoscaler (the default) with the objects that own the replica count
-    instead: KEDA's, from :func:`inferentia_cdk.kube.scaling.autoscaler_objects`.
+    instead: KEDA's, from :func:`inferentia_cdk.manifests.scaling.autoscaler_objects`.
 
     With ``endpoint``, the pods are registered in its target group (a TargetGroupBinding, last: its CRD's webhook
     checks that the Service exists), carry the load balancer's readiness gate and drain before they stop.

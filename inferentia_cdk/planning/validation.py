@@ -12,10 +12,17 @@ import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
-from ..facts import catalog
-from ..facts.catalog import NeuronFamily, NeuronInstanceType
-from ..spec.models import EKS_NODES_PER_GROUP_QUOTA, ApiSpec, InferentiaConfig, NodeGroupSpec, is_token, parse_quantity
-from ..spec.problems import Path, Problem, errors, shown
+from .. import catalog
+from ..catalog import NeuronFamily, NeuronInstanceType
+from ..config.models import (
+    EKS_NODES_PER_GROUP_QUOTA,
+    ApiSpec,
+    InferentiaConfig,
+    NodeGroupSpec,
+    is_token,
+    parse_quantity,
+)
+from ..config.problems import Path, Problem, errors, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
 from .scaling import check_scaling

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..spec.models import ApiSpec
+from ..config.models import ApiSpec
 
 READINESS_GATE_LABEL: Final = "elbv2.k8s.aws/pod-readiness-gate-inject"
 """On a namespace, makes the controller add a readiness gate to new pods of a bound Service: a pod counts as ready

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..facts import catalog
-from ..facts.catalog import NeuronFamily, NeuronInstanceType, ServiceQuota
-from ..spec.models import NodeGroupSpec
+from .. import catalog
+from ..catalog import NeuronFamily, NeuronInstanceType, ServiceQuota
+from ..config.models import NodeGroupSpec
 
 
 @dataclass(frozen=True)

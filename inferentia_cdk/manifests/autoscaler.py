@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..facts import versions
+from ..catalog import versions
 from .neuron import (
     AUTOSCALER_ENABLED_TAG,
     NAMESPACE,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..facts.catalog import FAMILIES, NeuronFamily
+from ..catalog import FAMILIES, NeuronFamily
 
 
 def divisors(number: int) -> tuple[int, ...]:

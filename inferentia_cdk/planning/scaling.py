@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..spec.models import ApiSpec, AutoscalingSpec, InferentiaConfig, ScalingMetric
-from ..spec.problems import Path, Problem
+from ..config.models import ApiSpec, AutoscalingSpec, InferentiaConfig, ScalingMetric
+from ..config.problems import Path, Problem
 from .capacity import NodeGroupCapacity, node_allocatable
 
 # CloudWatch user guide, "Container Insights with enhanced observability metrics", AWS Neuron section: the per-pod

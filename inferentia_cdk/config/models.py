@@ -1,7 +1,7 @@
 """The configuration contract: pydantic models for the config file and for Python callers alike.
 
 These models check the shape of each value (types, enums, ranges, grammars, unknown keys). Rules that relate values
-to each other or to the hardware catalog live in :mod:`inferentia_cdk.core.validation`, which reports every problem
+to each other or to the hardware catalog live in :mod:`inferentia_cdk.planning.validation`, which reports every problem
 at once.
 
 Integer fields are strict: ``true``, ``"3"`` and ``3.0`` are not integers. Strings are kept as written (no whitespace
@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
-from ..facts import versions
+from ..catalog import versions
 from .problems import shown
 
 INT32_MAX = 2**31 - 1

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..core.scaling import (
+from ..config.models import ApiSpec
+from ..planning.scaling import (
     CONTAINER_INSIGHTS_NAMESPACE,
     LOAD_BALANCER_NAMESPACE,
     METRIC_PERIOD_SECONDS,
@@ -17,7 +18,6 @@ from ..core.scaling import (
     REQUESTS_PER_TARGET_METRIC,
     hpa_behavior,
 )
-from ..spec.models import ApiSpec
 from .api import MODEL_LOAD_SECONDS, Manifest, horizontal_pod_autoscaler, labels
 
 KEDA_API_VERSION: Final = "keda.sh/v1alpha1"

@@ -16,9 +16,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..core.capacity import DEVICE_PLUGIN_RESERVATION, NEURON_MONITOR_RESERVATION, NodeGroupCapacity, Reservation
-from ..facts import catalog, versions
-from ..spec.models import DevicePluginSpec
+from .. import catalog
+from ..catalog import versions
+from ..config.models import DevicePluginSpec
+from ..planning.capacity import DEVICE_PLUGIN_RESERVATION, NEURON_MONITOR_RESERVATION, NodeGroupCapacity, Reservation
 
 Manifest = dict[str, Any]
 """One Kubernetes object as the JSON-compatible dict that ``KubernetesManifest`` applies."""

@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..spec.models import InferentiaConfig
-from ..spec.problems import ConfigError, Path, Problem, errors, pydantic_problems, shown
+from ..config.models import InferentiaConfig
+from ..config.problems import ConfigError, Path, Problem, errors, pydantic_problems, shown
 from .validation import check_config
 
 MAX_CONFIG_BYTES = 1 << 20

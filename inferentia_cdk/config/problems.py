@@ -12,6 +12,9 @@ from pydantic import ValidationError
 Path = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
 
+RULE_CODE = re.compile(r"[A-Z]{2,5}[0-9]{3}")
+"""A rule's code: an area (``NG`` node groups, ``API``, ``EP`` endpoints, ...) and a number, such as ``NG004``."""
+
 
 SHOWN_LIMIT = 80
 """Characters of a user's value quoted in a message: enough to recognise it, never a whole file."""
@@ -56,6 +59,8 @@ class Problem:
     severity: Severity = "error"
     line: int | None = None
     """1-based line in the config file, when the problem came from a file."""
+    code: str | None = None
+    """The :class:`Rule` that found it; every problem of a config carries one."""
 
     @property
     def location(self) -> str:
@@ -70,7 +75,36 @@ class Problem:
         if source is not None:
             prefix = f"{source}:{self.line}: " if self.line is not None else f"{source}: "
         tag = "warning: " if self.severity == "warning" else ""
-        return one_line(f"{prefix}{self.location}: {tag}{self.message}")
+        code = f" [{self.code}]" if self.code else ""
+        return one_line(f"{prefix}{self.location}: {tag}{self.message}{code}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check with a stable identity: its code keeps its meaning across releases, so a user can acknowledge a warning
+    by code, tests assert codes rather than wording, and ``docs/rules.md`` lists every one."""
+
+    code: str
+    severity: Severity
+    summary: str
+    """One line: what the rule ensures (the page's table and ``--help`` show it)."""
+
+    def problem(self, path: Path, message: str) -> Problem:
+        return Problem(path, message, self.severity, code=self.code)
+
+
+RULES: dict[str, Rule] = {}
+"""Every rule by code, filled as the modules that define rules are imported."""
+
+
+def rule(code: str, severity: Severity, summary: str) -> Rule:
+    """Define (and register) the rule ``code``; a code is defined once, in the module whose checks use it."""
+    if not RULE_CODE.fullmatch(code):
+        raise ValueError(f"rule code {code!r} does not match {RULE_CODE.pattern}")
+    if code in RULES:
+        raise ValueError(f"rule code {code!r} is defined twice")
+    RULES[code] = defined = Rule(code, severity, summary)
+    return defined
 
 
 def argument_problem(argument: str | Path, value: object, valid: str) -> Problem:
