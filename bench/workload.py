@@ -23,15 +23,9 @@ from inferentia_cdk.config.models import InferentiaConfig
 from inferentia_cdk.constructs.neuron_nodegroup import AMI_TYPES
 from inferentia_cdk.manifests.api import render_api
 from inferentia_cdk.manifests.autoscaler import cluster_autoscaler_objects
-from inferentia_cdk.manifests.neuron import (
-    NEURON_TAINT_KEY,
-    NEURON_TAINT_VALUE,
-    SYSTEM_NODE_LABEL,
-    SYSTEM_NODE_VALUE,
-    neuron_objects,
-    node_labels,
-    node_template_tags,
-)
+from inferentia_cdk.manifests.device_plugin import neuron_objects
+from inferentia_cdk.manifests.node_contract import NEURON_TAINT_KEY, NEURON_TAINT_VALUE, node_labels, node_template_tags
+from inferentia_cdk.manifests.objects import SYSTEM_NODE_LABEL, SYSTEM_NODE_VALUE
 from inferentia_cdk.manifests.scaling import autoscaler_objects, keda_values
 from inferentia_cdk.planning.capacity import NodeGroupCapacity
 from inferentia_cdk.planning.loader import load_config

@@ -15,7 +15,8 @@ from inferentia_cdk import catalog
 from inferentia_cdk.config.models import ApiSpec, DevicePluginSpec, NodeGroupSpec
 from inferentia_cdk.config.problems import ConfigError, Problem, errors, raise_for_errors
 from inferentia_cdk.manifests.api import render_api
-from inferentia_cdk.manifests.neuron import device_plugin_objects, monitor_objects
+from inferentia_cdk.manifests.device_plugin import device_plugin_objects
+from inferentia_cdk.manifests.neuron_monitor import monitor_objects
 from inferentia_cdk.planning.capacity import (
     NEURON_MONITOR_RESERVATION,
     NODE_DAEMONSETS,

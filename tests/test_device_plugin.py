@@ -13,14 +13,15 @@ from synth_support import Synthesized
 from inferentia_cdk import catalog
 from inferentia_cdk.catalog import versions
 from inferentia_cdk.config.models import DevicePluginSpec
-from inferentia_cdk.manifests import neuron as render_neuron
+from inferentia_cdk.manifests import device_plugin
+from inferentia_cdk.manifests.scheduler import SCHEDULER_NAME
 
 COMBINATIONS = list(itertools.product([False, True], [False, True], versions.KUBERNETES_VERSIONS))
 
 
 def _render(scheduler_extension: bool = False, monitor: bool = False, version: str = "1.36") -> list[dict[str, Any]]:
     spec = DevicePluginSpec(scheduler_extension=scheduler_extension, monitor=monitor)
-    return render_neuron.neuron_objects(spec, version)
+    return device_plugin.neuron_objects(spec, version)
 
 
 def _find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def test_plugin_has_service_account_and_rbac_from_the_chart() -> None:
 
 def test_plugin_image_is_the_pinned_public_tag_from_config() -> None:
     spec = DevicePluginSpec(version="2.32.0.0")
-    daemonset = _find(render_neuron.device_plugin_objects(spec), "DaemonSet", "neuron-device-plugin")
+    daemonset = _find(device_plugin.device_plugin_objects(spec), "DaemonSet", "neuron-device-plugin")
     (container,) = _pod_spec(daemonset)["containers"]
     assert container["image"] == "public.ecr.aws/neuron/neuron-device-plugin:2.32.0.0"
     default = _find(_render(), "DaemonSet", "neuron-device-plugin")
@@ -160,7 +161,7 @@ def test_second_scheduler_uses_the_clusters_kube_scheduler_and_the_extender(vers
     config_map = _find(objects, "ConfigMap", "my-scheduler-config")
     config = json.loads(config_map["data"]["my-scheduler-config.yaml"])
     assert config["kind"] == "KubeSchedulerConfiguration"
-    assert config["profiles"] == [{"schedulerName": render_neuron.SCHEDULER_NAME}]
+    assert config["profiles"] == [{"schedulerName": SCHEDULER_NAME}]
     (extender,) = config["extenders"]
     service = _find(objects, "Service", "k8s-neuron-scheduler")
     (port,) = service["spec"]["ports"]

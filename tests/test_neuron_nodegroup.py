@@ -17,7 +17,7 @@ from synth_support import Synthesized
 from inferentia_cdk import catalog
 from inferentia_cdk.config.models import NodeGroupSpec
 from inferentia_cdk.config.problems import ConfigError, errors, warnings
-from inferentia_cdk.manifests.neuron import node_template_tags
+from inferentia_cdk.manifests.node_contract import node_template_tags
 from inferentia_cdk.planning.capacity import NodeGroupCapacity
 from inferentia_cdk.planning.validation import check_node_group
 

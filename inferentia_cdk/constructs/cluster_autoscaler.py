@@ -18,7 +18,8 @@ from ..catalog import versions
 from ..config.models import cluster_name_error, kubernetes_version_error
 from ..config.problems import Problem, list_argument_problems, raise_for_errors
 from ..manifests.autoscaler import SERVICE_ACCOUNT, cluster_autoscaler_objects
-from ..manifests.neuron import NAMESPACE, discovery_tags
+from ..manifests.node_contract import discovery_tags
+from ..manifests.objects import NAMESPACE
 from ._arns import any_autoscaling_group_arn
 from .neuron_nodegroup import literal_cluster_name, nodegroup_name
 

@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..catalog import versions
-from ..manifests.neuron import SYSTEM_NODE_LABEL, SYSTEM_NODE_VALUE
+from ..manifests.objects import SYSTEM_NODE_LABEL, SYSTEM_NODE_VALUE
 from ..manifests.scaling import KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT, keda_values
 from ._pod_identity import pod_identity_role
 

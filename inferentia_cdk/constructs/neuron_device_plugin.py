@@ -13,7 +13,7 @@ from constructs import Construct
 from ..catalog import versions
 from ..config.models import DevicePluginSpec, kubernetes_version_error
 from ..config.problems import Problem, argument_problem, raise_for_errors
-from ..manifests.neuron import neuron_objects
+from ..manifests.device_plugin import neuron_objects
 
 
 class NeuronDevicePlugin(Construct):

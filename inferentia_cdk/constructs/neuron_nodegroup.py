@@ -25,7 +25,7 @@ from ..config.problems import (
     shown,
     warnings,
 )
-from ..manifests.neuron import NEURON_TAINT_KEY, NEURON_TAINT_VALUE, node_labels, node_template_tags
+from ..manifests.node_contract import NEURON_TAINT_KEY, NEURON_TAINT_VALUE, node_labels, node_template_tags
 from ..planning.capacity import NodeGroupCapacity
 from ..planning.validation import check_node_group
 

@@ -26,7 +26,8 @@ from ..planning.serving_env import (
 from ..planning.sizing import ReplicaSizing, size_replica
 from ..planning.validation import memory_mib
 from .endpoint import READINESS_GATE_LABEL, EndpointTarget, target_group_binding
-from .neuron import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NODE_GROUP_LABEL, SCHEDULER_NAME
+from .node_contract import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NODE_GROUP_LABEL
+from .scheduler import SCHEDULER_NAME
 
 # The node side of the contract (labels, taint, resource and scheduler names) comes from render_neuron, which renders
 # the node groups and the device plugin, so the two sides cannot drift apart.

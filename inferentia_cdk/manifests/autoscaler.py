@@ -12,14 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ..catalog import versions
-from .neuron import (
-    AUTOSCALER_ENABLED_TAG,
-    NAMESPACE,
-    SYSTEM_NODE_LABEL,
-    SYSTEM_NODE_VALUE,
-    autoscaler_owner_tag,
-    ingress_policy,
-)
+from .node_contract import AUTOSCALER_ENABLED_TAG, autoscaler_owner_tag
+from .objects import NAMESPACE, SYSTEM_NODE_LABEL, SYSTEM_NODE_VALUE, ingress_policy
 
 Manifest = dict[str, Any]
 
