@@ -15,13 +15,14 @@ import pytest
 from crd_schemas import CRD_SCHEMAS
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from inferentia_cdk import catalog
 from inferentia_cdk.catalog import versions
 from inferentia_cdk.cli.main import main
 from inferentia_cdk.config.models import ApiSpec, AutoscalingSpec, InferentiaConfig, NodeGroupSpec
 from inferentia_cdk.config.problems import ConfigError, Problem
-from inferentia_cdk.manifests.api import MODEL_LOAD_SECONDS, render_api
+from inferentia_cdk.manifests.api import render_api
 from inferentia_cdk.manifests.scaling import autoscaler_objects
 from inferentia_cdk.planning.capacity import CONTAINER_INSIGHTS_DAEMONSETS, NodeGroupCapacity, node_allocatable
 from inferentia_cdk.planning.loader import load_config, parse_config
@@ -32,6 +33,7 @@ from inferentia_cdk.planning.scaling import (
     periods_to_max,
     replica_capacity,
 )
+from inferentia_cdk.planning.startup import DEFAULT_STARTUP_SECONDS
 from inferentia_cdk.planning.validation import check_api
 
 IMAGE = "public.ecr.aws/example/bert:1.0"
@@ -191,23 +193,44 @@ def test_container_insights_daemonsets_count_against_the_node() -> None:
 
 
 @settings(max_examples=300, derandomize=True, deadline=None)
-@given(min_replicas=st.integers(1, 50), extra=st.integers(0, 20_000), window=st.integers(0, 3600))
-def test_scale_up_reaches_max_replicas_within_one_model_load(min_replicas: int, extra: int, window: int) -> None:
+@given(
+    min_replicas=st.integers(1, 50),
+    extra=st.integers(0, 20_000),
+    window=st.integers(0, 3600),
+    budget=st.integers(60, 3 * 3600),
+)
+def test_scale_up_reaches_max_replicas_within_one_model_load(
+    min_replicas: int, extra: int, window: int, budget: int
+) -> None:
     scaling = AutoscalingSpec(
         min_replicas=min_replicas, max_replicas=min_replicas + extra, scale_down_stabilization_seconds=window
     )
-    behavior = hpa_behavior(scaling, MODEL_LOAD_SECONDS)
+    behavior = hpa_behavior(scaling, budget)
     assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
-    assert periods_to_max(behavior, min_replicas, min_replicas + extra) * METRIC_PERIOD_SECONDS <= MODEL_LOAD_SECONDS
+    assert periods_to_max(behavior, min_replicas, min_replicas + extra) * METRIC_PERIOD_SECONDS <= budget
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] == window
 
 
-def test_the_model_load_budget_is_the_startup_probe() -> None:
-    pod = render_api(
-        ApiSpec(name="demo", node_group="g", image=IMAGE), NodeGroupSpec(name="g", instance_types=["inf2.xlarge"])
-    )[1]["spec"]["template"]["spec"]
-    probe = pod["containers"][0]["startupProbe"]
-    assert probe["periodSeconds"] * probe["failureThreshold"] == MODEL_LOAD_SECONDS
+@pytest.mark.parametrize(("timeout", "budget"), [(None, DEFAULT_STARTUP_SECONDS), (2400, 2400), (65, 70)])
+def test_the_startup_budget_is_the_startup_probe_and_paces_scale_up(timeout: int | None, budget: int) -> None:
+    api = ApiSpec(
+        name="demo",
+        node_group="g",
+        image=IMAGE,
+        startup_timeout_seconds=timeout,
+        autoscaling={"metric": "cpu", "min_replicas": 1, "max_replicas": 400},
+    )
+    objects = render_api(api, NodeGroupSpec(name="g", instance_types=["inf2.xlarge"]))
+    probe = objects[1]["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] == budget
+    (hpa,) = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    assert periods_to_max(hpa["spec"]["behavior"], 1, 400) * METRIC_PERIOD_SECONDS <= budget
+
+
+@pytest.mark.parametrize("timeout", [59, 3 * 3600 + 1, "600", 600.0, True])
+def test_startup_timeout_is_bounded_and_strict(timeout: object) -> None:
+    with pytest.raises(ValidationError):
+        ApiSpec(name="demo", node_group="g", image=IMAGE, startup_timeout_seconds=timeout)
 
 
 # --- the objects that own the replica count -------------------------------------------------------------------

@@ -24,6 +24,11 @@ from .problems import shown
 INT32_MAX = 2**31 - 1
 """Kubernetes integer fields (ports, replicas, utilisation) and the EKS API's node counts are int32; staying below it
 also keeps every number far under 2**53, the largest integer jsii carries exactly."""
+STARTUP_TIMEOUT_MIN = 60
+"""Below a minute no Neuron model loads: the runtime alone takes seconds to claim its NeuronCores."""
+STARTUP_TIMEOUT_MAX = 3 * 3600
+"""Three hours: beyond what loading (and recompiling) the largest model of the catalog takes; a pod that has not
+started by then is stuck, and holding its chips longer helps nobody."""
 EKS_NODES_PER_GROUP_QUOTA = 450
 """EKS service quota "Nodes per managed node group" (default, adjustable): docs.aws.amazon.com/eks/latest/userguide/
 service-quotas.html. A max_size above it deploys only where the quota was raised, so it is a warning."""
@@ -476,6 +481,9 @@ class ApiSpec(Model):
     """Extra variables, values verbatim; names and sizes are checked by the validation rules."""
     endpoint: bool | None = None
     """Route ``/<name>/...`` of the config's load balancer to this API. Default: true when ``endpoints`` is set."""
+    startup_timeout_seconds: StrictInt | None = Field(default=None, ge=STARTUP_TIMEOUT_MIN, le=STARTUP_TIMEOUT_MAX)
+    """How long a new replica may take to load its model before the kubelet restarts it (the startup probe's budget;
+    scale-up is paced to outrun it). Default: 600 (see :mod:`inferentia_cdk.planning.startup`)."""
 
     @field_validator("name")
     @classmethod

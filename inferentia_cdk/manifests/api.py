@@ -24,6 +24,7 @@ from ..planning.serving_env import (
     ENV_THREADS_PER_PROCESS,
 )
 from ..planning.sizing import ReplicaSizing, size_replica
+from ..planning.startup import STARTUP_PROBE_PERIOD_SECONDS, startup_budget_seconds, startup_probe_failure_threshold
 from ..planning.validation import memory_mib
 from .endpoint import READINESS_GATE_LABEL, EndpointTarget, target_group_binding
 from .node_contract import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NODE_GROUP_LABEL
@@ -43,11 +44,6 @@ HOME_MOUNT_PATH: Final = "/home/inference"
 SHM_MOUNT_PATH: Final = "/dev/shm"
 SHM_SHARE_OF_MEMORY: Final = 2
 """/dev/shm may take up to 1/2 of ``compute.mem``: its pages count against the container's memory limit."""
-STARTUP_PROBE_PERIOD_SECONDS: Final = 10
-STARTUP_PROBE_FAILURE_THRESHOLD: Final = 60
-"""Up to 10 minutes (60 x 10 s) for the model to load onto its NeuronCores before liveness checks begin."""
-MODEL_LOAD_SECONDS: Final = STARTUP_PROBE_PERIOD_SECONDS * STARTUP_PROBE_FAILURE_THRESHOLD
-"""The startup probe's budget: the longest a new replica may take before it serves, which scale-up must outpace."""
 
 MANAGED_BY: Final = "inferentia-cdk"
 POD_SECURITY_ENFORCE_LABEL: Final = "pod-security.kubernetes.io/enforce"
@@ -130,7 +126,9 @@ def _container(spec: ApiSpec, sizing: ReplicaSizing, mounts: list[Manifest]) -> 
         "env": neuron_env(spec, sizing) + home + user_env,
         "resources": {"requests": dict(resources), "limits": dict(resources)},
         "startupProbe": _probe(
-            spec, periodSeconds=STARTUP_PROBE_PERIOD_SECONDS, failureThreshold=STARTUP_PROBE_FAILURE_THRESHOLD
+            spec,
+            periodSeconds=STARTUP_PROBE_PERIOD_SECONDS,
+            failureThreshold=startup_probe_failure_threshold(spec),
         ),
         "readinessProbe": _probe(spec, periodSeconds=10, timeoutSeconds=5, failureThreshold=3),
         "livenessProbe": _probe(spec, periodSeconds=20, timeoutSeconds=5, failureThreshold=3),
@@ -234,7 +232,7 @@ def horizontal_pod_autoscaler(spec: ApiSpec) -> Manifest:
                     },
                 }
             ],
-            "behavior": hpa_behavior(scaling, MODEL_LOAD_SECONDS),
+            "behavior": hpa_behavior(scaling, startup_budget_seconds(spec)),
         },
     }
 

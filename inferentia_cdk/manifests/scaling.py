@@ -18,7 +18,8 @@ from ..planning.scaling import (
     REQUESTS_PER_TARGET_METRIC,
     hpa_behavior,
 )
-from .api import MODEL_LOAD_SECONDS, Manifest, horizontal_pod_autoscaler, labels
+from ..planning.startup import startup_budget_seconds
+from .api import Manifest, horizontal_pod_autoscaler, labels
 
 KEDA_API_VERSION: Final = "keda.sh/v1alpha1"
 KEDA_NAMESPACE: Final = "keda"
@@ -101,6 +102,7 @@ def requests_trigger(spec: ApiSpec, *, target_group_full_name: str, region: str)
 
 def scaled_object(spec: ApiSpec, trigger: Manifest) -> Manifest:
     scaling = spec.autoscaling
+    behavior = hpa_behavior(scaling, startup_budget_seconds(spec))
     return {
         "apiVersion": KEDA_API_VERSION,
         "kind": "ScaledObject",
@@ -110,7 +112,7 @@ def scaled_object(spec: ApiSpec, trigger: Manifest) -> Manifest:
             "minReplicaCount": scaling.min_replicas,
             "maxReplicaCount": scaling.max_replicas,
             "pollingInterval": POLLING_INTERVAL_SECONDS,
-            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": hpa_behavior(scaling, MODEL_LOAD_SECONDS)}},
+            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": behavior}},
             "triggers": [trigger],
         },
     }
