@@ -396,7 +396,8 @@ class ComputeSpec(Model):
         if len(given) == 2:
             raise ValueError(
                 f"compute asks for both inf ({shown(data['inf'])}) and neuroncores ({shown(data['neuroncores'])}); "
-                "give one: inf for whole chips (aws.amazon.com/neuron) or neuroncores for cores (aws.amazon.com/neuroncore)"
+                "give one: inf for whole chips (aws.amazon.com/neuron) or neuroncores for cores "
+                "(aws.amazon.com/neuroncore)"
             )
         if not given:
             return {**data, "inf": 1}
