@@ -439,10 +439,10 @@ def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
 
 
 def _replica_needs(api: ApiSpec, family: NeuronFamily) -> dict[str, float]:
-    """What one replica takes of each node resource (tokens count as nothing). Chip and core requests both count in
-    NeuronCores, so APIs of either kind on one group add up."""
+    """What one replica takes of each node resource (tokens count as nothing). A core request counts as its share of
+    a chip (one core of an inf2 chip: 0.5), so APIs of either kind on one group add up."""
     return {
-        "NeuronCores": replica_needs(api.compute, family).neuroncores,
+        "Neuron chips": replica_needs(api.compute, family).chip_share,
         "CPU millicores": cpu_millicores(api.compute.cpu) or 0.0,
         "MiB of memory": memory_mib(api.compute.mem) or 0.0,
         "pods": 1,
@@ -455,7 +455,7 @@ def _node_offers(
     """What one node of ``instance_type`` offers API pods, per resource of :func:`_replica_needs`."""
     node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
     return {
-        "NeuronCores": instance_type.chips * family.cores_per_chip,
+        "Neuron chips": instance_type.chips,
         "CPU millicores": node.cpu_millicores,
         "MiB of memory": node.memory_mib,
         "pods": instance_type.max_pods - len(node.daemonsets),
