@@ -106,7 +106,7 @@ def test_a_core_request_is_judged_by_the_chips_it_spans() -> None:
     assert "API301" not in _codes(check_api(_api(neuroncores=8), group, scheduler_extension=True))
 
 
-# --- LNC ---------------------------------------------------------------------------------------------------------------
+# --- LNC --------------------------------------------------------------------------------------------------------------
 
 
 def test_lnc_is_refused_on_families_without_it() -> None:
@@ -202,7 +202,7 @@ def test_lnc_user_data_is_multipart_that_eks_can_merge() -> None:
     assert base64.b64encode(text.encode())  # plain ASCII
 
 
-# --- NeuronCore requests -------------------------------------------------------------------------------------------------
+# --- NeuronCore requests ----------------------------------------------------------------------------------------------
 
 
 def test_exactly_one_of_inf_and_neuroncores() -> None:
@@ -258,7 +258,7 @@ def test_a_core_request_shares_its_chips_memory_with_other_pods() -> None:
     assert (sizing.neuroncores, sizing.inf, sizing.whole_chips) == (1, 1, False)
 
 
-# --- plan ----------------------------------------------------------------------------------------------------------------
+# --- plan -------------------------------------------------------------------------------------------------------------
 
 TRN2_WHOLE_NODE = """\
 node_groups:
@@ -306,7 +306,7 @@ apis:
     assert "2 per node by NeuronCores" in out
 
 
-# --- pins ----------------------------------------------------------------------------------------------------------------
+# --- pins -------------------------------------------------------------------------------------------------------------
 
 
 def test_the_load_balancer_controller_policy_is_the_pinned_releases_and_ships_with_the_package() -> None:
