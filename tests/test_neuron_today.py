@@ -333,3 +333,18 @@ def test_the_controller_version_is_a_custom_one_beyond_aws_cdk_libs_enum() -> No
         True,
     )
     assert not hasattr(eks.AlbControllerVersion, "V3_5_0")
+
+
+@pytest.mark.parametrize("name", ["trn2.3xlarge", "trn1n.32xlarge", "trn2u.48xlarge"])
+def test_aws_cdk_lib_builds_a_node_group_of_each_newer_type(bare_cluster: Any, name: str) -> None:
+    from aws_cdk import aws_eks_v2 as eks
+
+    from inferentia_cdk.constructs.neuron_nodegroup import NeuronNodegroup
+
+    group = NeuronNodegroup(
+        bare_cluster.stack, f"New{name.replace('.', '')}", cluster=bare_cluster, name="n", instance_types=[name]
+    )
+    resource = group.nodegroup.node.default_child
+    assert isinstance(resource, eks.CfnNodegroup)
+    assert resource.ami_type == "AL2023_x86_64_NEURON"
+    assert bare_cluster.stack.resolve(resource.instance_types) == [name]
