@@ -20,9 +20,10 @@ from typing import Any, TextIO
 from ..config.models import ApiSpec
 from ..config.problems import ConfigError, Problem
 from ..planning.capacity import NodeGroupCapacity
-from ..planning.loader import LoadedConfig, load_config
+from ..planning.loader import READ_FAILED, LoadedConfig, load_config
 from ..planning.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
 from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_api
+from ..planning.validation import KNOWN_NODE_GROUP
 
 EXIT_VALID = 0
 EXIT_INVALID = 2
@@ -160,7 +161,9 @@ def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
     for i, spec in enumerate(loaded.config.apis):
         group = loaded.config.node_group(spec.node_group)
         if group is None:  # load_config has rejected such a config already
-            raise ConfigError([Problem(("apis", i, "node_group"), f"{spec.node_group!r} is not a node group")])
+            raise ConfigError(
+                [KNOWN_NODE_GROUP.problem(("apis", i, "node_group"), f"{spec.node_group!r} is not a node group")]
+            )
         capacity = NodeGroupCapacity.of(group)
         sizing = size_api(spec.compute, capacity.family, spec.processes_per_replica)
         own = tuple(w for w in loaded.warnings if w.path[:2] == ("apis", i))
@@ -183,7 +186,8 @@ def load_or_report(path: str, err: TextIO) -> LoadedConfig | None:
             print(problem.render(error.source), file=err)
         return None
     except Exception as error:  # the CLI promises a problem line, never a traceback
-        print(Problem((), f"internal error reading the config: {type(error).__name__}: {error}").render(path), file=err)
+        problem = READ_FAILED.problem((), f"internal error reading the config: {type(error).__name__}: {error}")
+        print(problem.render(path), file=err)
         return None
 
 
