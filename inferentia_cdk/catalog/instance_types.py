@@ -47,6 +47,11 @@ class NeuronFamily:
     def quota(self, capacity_type: CapacityType) -> ServiceQuota:
         return self.on_demand_quota if capacity_type == "on_demand" else self.spot_quota
 
+    @property
+    def device_memory_gib_per_core(self) -> float:
+        """Each NeuronCore's share of its chip's device memory: what one tensor-parallel rank can hold."""
+        return self.device_memory_gib_per_chip / self.cores_per_chip
+
 
 @dataclass(frozen=True)
 class NeuronInstanceType:

@@ -25,6 +25,7 @@ from ..config.models import (
 from ..config.problems import Path, Problem, errors, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
+from .llm import check_engine
 from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
 from .sizing import divisors
@@ -394,7 +395,7 @@ def _template_bytes(text: str) -> int:
 def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
     """A warning for images that are not pinned: the same config would deploy different code tomorrow."""
     image = api.image
-    if is_token(image) or "@" in image:
+    if image is None or is_token(image) or "@" in image:
         return []
     last = image.rsplit("/", 1)[-1]
     tag = last.split(":", 1)[1] if ":" in last else None
@@ -529,6 +530,7 @@ def check_api(
         container_insights=container_insights,
     )
     if capacity is not None:
+        problems += check_engine(api, node_group, capacity.family, path)
         problems += check_min_replicas(
             [(path, api)], capacity, neuron_monitor=neuron_monitor, container_insights=container_insights
         )
@@ -603,14 +605,17 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
             problems += check_replica_bounds(api, path)
             continue
         api_group = groups[api.node_group][1]
+        api_capacity = capacities[id(api_group)]
         api_problems = _check_api_on(
             api,
-            capacities[id(api_group)],
+            api_capacity,
             path,
             scheduler_extension=plugin.scheduler_extension,
             neuron_monitor=neuron_monitor,
             container_insights=container_insights,
         )
+        if api_capacity is not None:
+            api_problems += check_engine(api, api_group, api_capacity.family, path)
         problems += api_problems
         if not errors(api_problems):
             on_group.setdefault(api.node_group, []).append((path, api))
