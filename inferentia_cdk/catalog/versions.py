@@ -71,8 +71,9 @@ CLOUDWATCH_OBSERVABILITY_POD_IDENTITY_SINCE: Final = "v3.1.0-eksbuild.1"
 # trn2 (and trn3, not in our catalog): the vLLM Neuron plugin's DLC of Neuron 2.33.0, vLLM 0.29 (Neuron docs v2.33.0,
 # "Install PyTorch via Deep Learning Container", date-modified 2026-10-16; seen 2026-12-04). That page and the 2.32
 # DLC quickstart list Trn2 and Trn3 only.
-# inf2 and trn1: NxD Inference through vLLM, which Neuron left in maintenance with 2.32; the v2.31.1 DLC quickstart sends
-# Trn1 to "the legacy vLLM 0.16 DLC", whose last build is for Neuron SDK 2.31.1 (tag seen in public use 2026-12-04).
+# inf2 and trn1: NxD Inference through vLLM, which Neuron left in maintenance with 2.32; the v2.31.1 DLC quickstart
+# sends Trn1 to "the legacy vLLM 0.16 DLC", whose last build is for Neuron SDK 2.31.1 (tag seen in public use
+# 2026-12-04).
 VLLM_NEURON_IMAGES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "inf2": "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04",

@@ -23,8 +23,8 @@ from ..planning.capacity import NodeGroupCapacity
 from ..planning.llm import LlmPlan, plan_llm
 from ..planning.loader import LoadedConfig, load_config
 from ..planning.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
-from ..planning.startup import startup_budget_seconds
 from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_replica
+from ..planning.startup import startup_budget_seconds
 
 EXIT_VALID = 0
 EXIT_INVALID = 2

@@ -729,11 +729,11 @@ class InferentiaConfig(Model):
         apis = []
         for api in data["apis"]:
             scaling = api.get("autoscaling", {}) if isinstance(api, dict) else None
-            if isinstance(api, dict) and api.get("engine") is not None and isinstance(scaling, dict):
-                if "metric" not in scaling:
-                    exposed = endpoints and api.get("endpoint") is not False
-                    metric = "requests_per_replica" if exposed else "neuroncore_utilization"
-                    api = {**api, "autoscaling": {**scaling, "metric": metric}}
+            engine = isinstance(api, dict) and api.get("engine") is not None
+            if engine and isinstance(scaling, dict) and "metric" not in scaling:
+                exposed = endpoints and api.get("endpoint") is not False
+                metric = "requests_per_replica" if exposed else "neuroncore_utilization"
+                api = {**api, "autoscaling": {**scaling, "metric": metric}}
             apis.append(api)
         return {**data, "apis": apis}
 

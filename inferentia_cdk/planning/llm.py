@@ -23,10 +23,12 @@ from typing import Final
 from .. import catalog
 from ..catalog import NeuronFamily, versions
 from ..config.models import ApiSpec, ModelSpec, NodeGroupSpec, split_s3_uri
-from ..config.problems import Path, Problem, rule, shown
+from ..config.problems import Path, Problem, rule
 
 ENGINE_PROCESSES = rule("LLM401", "error", "an engine API runs one engine server per replica (processes_per_replica 1)")
-ENGINE_FAMILY = rule("LLM402", "error", "an engine API runs on a family with a Neuron vLLM container (inf2, trn1, trn2)")
+ENGINE_FAMILY = rule(
+    "LLM402", "error", "an engine API runs on a family with a Neuron vLLM container (inf2, trn1, trn2)"
+)
 HEADS_SPLIT = rule("LLM403", "error", "the tensor-parallel degree divides the model's attention heads")
 KV_HEADS_SPLIT = rule("LLM404", "error", "the degree and the KV heads divide one into the other (vLLM Neuron plugin)")
 KV_HEADS_AS_MHA = rule("LLM405", "warning", "NxD Inference replicates KV heads per query head when they do not divide")
@@ -425,8 +427,3 @@ def plan_llm(api: ApiSpec, family: NeuronFamily, startup_seconds: int) -> LlmPla
         startup_seconds,
         s3_grants(api.model),
     )
-
-
-def describe_model(api: ApiSpec) -> str:
-    model = api.model
-    return "" if model is None else f"model {shown(model.uri)}, {model.size_gib:g} GiB"
