@@ -123,6 +123,8 @@ def test_image_is_required_without_an_engine_and_optional_with_one() -> None:
     plain = {"name": "plain", "node_group": "pool"}
     assert any("image is required" in p for p in config_problems(plain))
     assert not [p for p in config_problems(base()) if "image" in p]
+    assert any("image is required" in p for p in config_problems({**plain, "image": None}))
+    assert not [p for p in config_problems(base(image=None)) if "image" in p]
 
 
 def test_engine_and_model_come_together() -> None:

@@ -655,8 +655,8 @@ class ApiSpec(Model):
 
     @field_validator("image")
     @classmethod
-    def _image(cls, value: str) -> str:
-        error = None if is_token(value) else image_error(value)
+    def _image(cls, value: str | None) -> str | None:
+        error = None if value is None or is_token(value) else image_error(value)
         if error:
             raise ValueError(error)
         return value
