@@ -15,7 +15,9 @@ from .config.models import (
     ClusterSpec,
     ComputeSpec,
     DevicePluginSpec,
+    EngineSpec,
     InferentiaConfig,
+    ModelSpec,
     NodeGroupSpec,
     SystemNodeGroupSpec,
 )
@@ -34,6 +36,8 @@ _LAZY = {
     "ClusterAutoscaler": "inferentia_cdk.constructs.cluster_autoscaler",
     "InferentiaApi": "inferentia_cdk.constructs.inferentia_api",
     "NeuronQuotaCheck": "inferentia_cdk.constructs.neuron_quota_check",
+    "ModelStorage": "inferentia_cdk.constructs.model_storage",
+    "ModelAccess": "inferentia_cdk.constructs.model_access",
 }
 
 if TYPE_CHECKING:
@@ -60,9 +64,11 @@ __all__ = [
     "ComputeSpec",
     "ConfigError",
     "DevicePluginSpec",
+    "EngineSpec",
     "InferentiaApisStack",
     "InferentiaClusterStack",
     "InferentiaConfig",
+    "ModelSpec",
     "NodeGroupSpec",
     "Problem",
     "SystemNodeGroupSpec",

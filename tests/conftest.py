@@ -34,7 +34,13 @@ def full_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(EXAMPLES / "full.yaml", tmp_path_factory.mktemp("full-cdk.out"))
 
 
-@pytest.fixture(scope="session", params=["default", "full"])
+@pytest.fixture(scope="session")
+def llm_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """examples/llm.yaml: vLLM engines on inf2 and trn1 reading their models from S3 through Mountpoint."""
+    return synthesize(EXAMPLES / "llm.yaml", tmp_path_factory.mktemp("llm-cdk.out"))
+
+
+@pytest.fixture(scope="session", params=["default", "full", "llm"])
 def any_app(request: pytest.FixtureRequest) -> Synthesized:
     app: Synthesized = request.getfixturevalue(f"{request.param}_app")
     return app

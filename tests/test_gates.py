@@ -183,8 +183,8 @@ def _cfn_lint_findings(app: Synthesized) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def cfn_lint_findings(default_app: Synthesized, full_app: Synthesized) -> list[dict[str, str]]:
-    return _cfn_lint_findings(default_app) + _cfn_lint_findings(full_app)
+def cfn_lint_findings(default_app: Synthesized, full_app: Synthesized, llm_app: Synthesized) -> list[dict[str, str]]:
+    return _cfn_lint_findings(default_app) + _cfn_lint_findings(full_app) + _cfn_lint_findings(llm_app)
 
 
 def _accepts(accepted: dict[str, str], finding: dict[str, str]) -> bool:
@@ -258,14 +258,14 @@ def _checkov(directory: Path, framework: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def checkov_findings(
-    default_app: Synthesized, full_app: Synthesized, tmp_path_factory: pytest.TempPathFactory
+    default_app: Synthesized, full_app: Synthesized, llm_app: Synthesized, tmp_path_factory: pytest.TempPathFactory
 ) -> list[dict[str, Any]]:
     """One checkov run per framework over both apps: its start-up costs seconds."""
     if not CHECKOV.exists():
         pytest.fail(f"checkov is not installed at {CHECKOV}; run `make test`, which installs it")
     templates = tmp_path_factory.mktemp("checkov-cfn")
     manifests = tmp_path_factory.mktemp("checkov-k8s")
-    for app_name, app in (("default", default_app), ("full", full_app)):
+    for app_name, app in (("default", default_app), ("full", full_app), ("llm", llm_app)):
         for stack, template in app.templates.items():
             (templates / f"{app_name}-{stack}.template.json").write_text(json.dumps(template))
         for i, obj in enumerate(app.kubernetes_objects()):

@@ -61,6 +61,7 @@ class NeuronFamily:
 
     @property
     def device_memory_gib_per_core(self) -> float:
+        """Each NeuronCore's share of its chip's device memory: what one tensor-parallel rank can hold."""
         return self.device_memory_gib_per_chip / self.cores_per_chip
 
     @property

@@ -83,3 +83,27 @@ def aws_load_balancer_controller_policy() -> dict[str, Any]:
     text = resources.files(__package__).joinpath("data", AWS_LOAD_BALANCER_CONTROLLER_IAM_POLICY).read_text()
     policy: dict[str, Any] = json.loads(text)
     return policy
+
+
+# The Neuron Deep Learning Container that serves vLLM, per Neuron family: two tracks since Neuron 2.32.
+# trn2 (and trn3, not in our catalog): the vLLM Neuron plugin's DLC of Neuron 2.33.0, vLLM 0.29 (Neuron docs v2.33.0,
+# "Install PyTorch via Deep Learning Container", date-modified 2026-10-16; seen 2026-12-04). That page and the 2.32
+# DLC quickstart list Trn2 and Trn3 only.
+# inf2 and trn1: NxD Inference through vLLM, which Neuron left in maintenance with 2.32; the v2.31.1 DLC quickstart
+# sends Trn1 to "the legacy vLLM 0.16 DLC", whose last build is for Neuron SDK 2.31.1 (tag seen in public use
+# 2026-12-04).
+VLLM_NEURON_IMAGES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "inf2": "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
+        "trn1": "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.16.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
+        "trn2": "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.29.0.1.2.0-neuronx-py314-sdk2.33.0-ubuntu26.04",
+    }
+)
+
+# The Mountpoint for Amazon S3 CSI driver EKS add-on (EKS user guide, "Mountpoint for Amazon S3 CSI Driver": add-on
+# name aws-mountpoint-s3-csi-driver). v2.7.0 is the driver's latest release (awslabs/mountpoint-s3-csi-driver
+# CHANGELOG, seen 2026-12-04); v2 brings pod-level credentials through EKS Pod Identity and the emptyDir local cache.
+# The -eksbuild.1 suffix follows the EKS add-on convention; `aws eks describe-addon-versions --addon-name
+# aws-mountpoint-s3-csi-driver` confirms it per region.
+MOUNTPOINT_S3_CSI_ADDON: Final = "aws-mountpoint-s3-csi-driver"
+MOUNTPOINT_S3_CSI_ADDON_VERSION: Final = "v2.7.0-eksbuild.1"

@@ -20,9 +20,11 @@ from typing import Any, TextIO
 from ..config.models import ApiSpec
 from ..config.problems import ConfigError, Problem
 from ..planning.capacity import NodeGroupCapacity
+from ..planning.llm import LlmPlan, plan_llm
 from ..planning.loader import READ_FAILED, LoadedConfig, load_config
 from ..planning.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
 from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_api
+from ..planning.startup import startup_budget_seconds
 from ..planning.validation import KNOWN_NODE_GROUP
 
 EXIT_VALID = 0
@@ -41,6 +43,8 @@ class ApiPlan:
     signal: ScalingSignal
     at_max: ReplicaCapacity
     """Nodes and vCPUs this API needs at max_replicas, counting chips, CPU and memory per node."""
+    llm: LlmPlan | None = None
+    """The engine's degree, device memory per NeuronCore, startup budget and S3 grants (engine APIs only)."""
 
     @property
     def compiled_neuroncores(self) -> int:
@@ -71,6 +75,11 @@ class ApiPlan:
         if self.warnings:
             return [w.message for w in self.warnings]
         size, cores = self.sizing.ncg_size, self.sizing.neuroncores
+        if self.llm is not None:
+            return [
+                f"one vLLM server per replica, tensor-parallel over its {cores} NeuronCores: for throughput, raise "
+                "max_replicas, or engine.max_num_seqs while the headroom allows"
+            ]
         if size == 1:
             return [
                 "throughput layout: one model copy per NeuronCore. If latency matters more, compile for more cores "
@@ -129,6 +138,7 @@ class ApiPlan:
                 for g in self.sizing.groups
             ],
             "advice": self.advice(),
+            "llm": None if self.llm is None else self.llm.as_json(),
         }
 
     def as_text(self) -> str:
@@ -150,6 +160,7 @@ class ApiPlan:
             f"CPU and memory; node group max_size {self.at_max.group_max_nodes}"
             + (")" if self.at_max.fits_group else ", too few: the rest stay Pending)"),
         ]
+        lines += self.llm.as_text() if self.llm is not None else []
         lines += [f"  advice: {line}" for line in self.advice()]
         return "\n".join(lines)
 
@@ -173,7 +184,8 @@ def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
             neuron_monitor=neuron_monitor,
             container_insights=container_insights,
         )
-        plans.append(ApiPlan(spec, capacity, sizing, own, signal_of(spec.autoscaling), at_max))
+        llm = plan_llm(spec, capacity.family, startup_budget_seconds(spec)) if spec.engine is not None else None
+        plans.append(ApiPlan(spec, capacity, sizing, own, signal_of(spec.autoscaling), at_max, llm))
     return plans
 
 

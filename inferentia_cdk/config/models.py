@@ -14,7 +14,7 @@ import math
 import re
 from fractions import Fraction
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -547,12 +547,144 @@ def image_error(image: str) -> str | None:
     return None
 
 
+S3_URI_SCHEME = "s3://"
+# S3 general purpose bucket naming rules (Amazon S3 user guide, "General purpose bucket naming rules"): 3-63 characters,
+# lowercase letters, digits, '.' and '-', starting and ending with a letter or digit, no two adjacent periods, not an IP
+# address, and none of the prefixes and suffixes S3 reserves.
+S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_IP_ADDRESS = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
+_S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+# A key prefix of S3's "safe characters" (Amazon S3 user guide, "Naming Amazon S3 objects") without '*': a '*' or '?'
+# would widen the IAM grant built from it, and a space would split the Mountpoint mount option that carries it.
+S3_PREFIX = re.compile(r"(?:[0-9A-Za-z!_.'()-]+/)+")
+S3_KEY_MAX_BYTES = 1024
+MODEL_SIZE_GIB_MAX = 4096
+"""Beyond the device memory of every instance type of the catalog (trn2.48xlarge has 1536 GiB of HBM)."""
+MAX_MODEL_LEN_MAX = 2**20
+"""A million tokens: the longest context any open model published by 2026 claims; vLLM documents no upper bound."""
+MAX_NUM_SEQS_MAX = 1024
+"""vLLM's default on GPUs is 256; Neuron compiles a graph per batch size, so far fewer are practical."""
+
+
+def s3_uri_error(value: str, what: str) -> str | None:
+    """Why ``value`` is not an ``s3://bucket/prefix/`` URI of a general purpose bucket, or None."""
+    if not value.startswith(S3_URI_SCHEME):
+        return f"{what} {shown(value)} must be an S3 URI such as 's3://my-models/llama-3.1-8b/'"
+    bucket, _, prefix = value[len(S3_URI_SCHEME) :].partition("/")
+    if not S3_BUCKET.fullmatch(bucket) or ".." in bucket or _S3_IP_ADDRESS.fullmatch(bucket):
+        return (
+            f"{what} {shown(value)}: bucket {shown(bucket)} is not an S3 bucket name: 3-63 lowercase letters, digits, "
+            "'.' and '-', starting and ending with a letter or digit, no '..', not an IP address"
+        )
+    if bucket.startswith(_S3_RESERVED_PREFIXES) or bucket.endswith(_S3_RESERVED_SUFFIXES):
+        return (
+            f"{what} {shown(value)}: bucket {shown(bucket)} uses a prefix or suffix S3 reserves (access point aliases, "
+            "directory and table buckets); name a general purpose bucket"
+        )
+    if not prefix:
+        return (
+            f"{what} {shown(value)} names a whole bucket; name the folder that holds the files, such as "
+            f"'s3://{bucket}/my-model/' (the pods may read only that prefix)"
+        )
+    if not prefix.endswith("/") and S3_PREFIX.fullmatch(prefix + "/"):
+        return f"{what} {shown(value)} must end with '/' (a folder of files): did you mean {shown(value + '/')}?"
+    segments = prefix.rstrip("/").split("/")
+    if not S3_PREFIX.fullmatch(prefix) or any(segment in (".", "..") for segment in segments):
+        return (
+            f"{what} {shown(value)}: the key prefix may hold only letters, digits and ! _ . ' ( ) - between '/' "
+            "(no '.' or '..' folders, no '*', '?' or spaces) and must end with '/'"
+        )
+    if len(prefix.encode()) > S3_KEY_MAX_BYTES:
+        return f"{what} {shown(value)}: the key prefix is longer than S3's {S3_KEY_MAX_BYTES}-byte key limit"
+    return None
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix/`` -> ``('bucket', 'some/prefix/')``, for a URI :func:`s3_uri_error` accepts."""
+    bucket, _, prefix = uri[len(S3_URI_SCHEME) :].partition("/")
+    return bucket, prefix
+
+
+def _positive_number(value: Any, what: str) -> Any:
+    if isinstance(value, (bool, str)):
+        raise ValueError(f"{what} must be a number, not {value!r}")
+    return value
+
+
+class ModelSpec(Model):
+    """The weights an engine serves, read from S3 at start (never baked into an image)."""
+
+    uri: str
+    """``s3://bucket/prefix/``: the folder of the model's weights and tokenizer, mounted read-only."""
+    compiled_uri: str | None = None
+    """``s3://bucket/prefix/``: compiled Neuron artifacts for this model and layout, so that no start recompiles."""
+    size_gib: float = Field(gt=0, le=MODEL_SIZE_GIB_MAX, allow_inf_nan=False)
+    """The weights as they sit in device memory (about 2 bytes per parameter in bf16)."""
+    layers: StrictInt | None = Field(default=None, ge=1, le=1024)
+    heads: StrictInt | None = Field(default=None, ge=1, le=4096)
+    """Attention (query) heads."""
+    kv_heads: StrictInt | None = Field(default=None, ge=1, le=4096)
+    """Key/value heads (fewer than ``heads`` with grouped-query attention)."""
+    head_dim: StrictInt | None = Field(default=None, ge=1, le=4096)
+
+    @field_validator("uri", "compiled_uri")
+    @classmethod
+    def _uri(cls, value: str | None, info: Any) -> str | None:
+        error = None if value is None else s3_uri_error(value, info.field_name)
+        if error:
+            raise ValueError(error)
+        return value
+
+    @field_validator("size_gib", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        return _positive_number(value, "size_gib")
+
+    @model_validator(mode="after")
+    def _shape(self) -> ModelSpec:
+        shape = {"layers": self.layers, "heads": self.heads, "kv_heads": self.kv_heads, "head_dim": self.head_dim}
+        given = [name for name, value in shape.items() if value is not None]
+        if given and len(given) < len(shape):
+            missing = [name for name in shape if name not in given]
+            raise ValueError(
+                f"the model's shape is given in part ({', '.join(given)}): give {', '.join(missing)} too (all four "
+                "size the KV cache), or none to check the weights alone"
+            )
+        if self.heads is not None and self.kv_heads is not None and self.heads % self.kv_heads:
+            raise ValueError(
+                f"kv_heads {self.kv_heads} must divide heads {self.heads}: each key/value head serves a whole group of "
+                "query heads (1 and heads itself always do)"
+            )
+        return self
+
+    @property
+    def has_shape(self) -> bool:
+        return self.layers is not None
+
+
+class EngineSpec(Model):
+    """The serving engine of an LLM API: one vLLM server per replica, tensor-parallel over the replica's NeuronCores."""
+
+    kind: Literal["vllm"] = "vllm"
+    max_model_len: StrictInt = Field(ge=16, le=MAX_MODEL_LEN_MAX)
+    """Longest sequence (prompt plus generated tokens) the engine accepts: ``--max-model-len``."""
+    max_num_seqs: StrictInt = Field(ge=1, le=MAX_NUM_SEQS_MAX)
+    """Sequences decoded at once (the continuous batch): ``--max-num-seqs``."""
+
+
+ENGINE_HEALTH_PATH: Final = "/health"
+"""vLLM's OpenAI-compatible server answers 200 here once the model is loaded."""
+
+
 class ApiSpec(Model):
     """One inference API: a Deployment on a Neuron node group and everything around it."""
 
     name: str
     node_group: str
-    image: str = Field(min_length=1)
+    image: str | None = Field(default=None, min_length=1)
+    """The server's image. Required, except for an API with an ``engine``: its default is the pinned Neuron vLLM
+    container of the node group's family (``catalog.versions.VLLM_NEURON_IMAGES``)."""
     port: StrictInt = Field(default=8080, ge=1024, le=65535)
     """Container port; 1024 or above because pods run as a non-root user."""
     compute: ComputeSpec = Field(default_factory=ComputeSpec)
@@ -569,7 +701,33 @@ class ApiSpec(Model):
     """Route ``/<name>/...`` of the config's load balancer to this API. Default: true when ``endpoints`` is set."""
     startup_timeout_seconds: StrictInt | None = Field(default=None, ge=STARTUP_TIMEOUT_MIN, le=STARTUP_TIMEOUT_MAX)
     """How long a new replica may take to load its model before the kubelet restarts it (the startup probe's budget;
-    scale-up is paced to outrun it). Default: 600 (see :mod:`inferentia_cdk.planning.startup`)."""
+    scale-up is paced to outrun it). Default: 600, or for an engine one from the model's size (see
+    :mod:`inferentia_cdk.planning.startup`)."""
+    model: ModelSpec | None = None
+    """The weights of an LLM API, read-only from S3 (needs ``engine``)."""
+    engine: EngineSpec | None = None
+    """Serve ``model`` with vLLM; the tensor-parallel degree is the replica's NeuronCores (``processes_per_replica``
+    must be 1)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_health_path(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("engine") is not None and "health_path" not in data:
+            return {**data, "health_path": ENGINE_HEALTH_PATH}
+        return data
+
+    @model_validator(mode="after")
+    def _image_or_engine(self) -> ApiSpec:
+        if self.engine is None and self.image is None:
+            raise ValueError(
+                "image is required: the server image of the API (only an API with an engine has a default, the "
+                "pinned Neuron vLLM container)"
+            )
+        if self.engine is not None and self.model is None:
+            raise ValueError("an engine needs a model: give model.uri and model.size_gib")
+        if self.model is not None and self.engine is None:
+            raise ValueError("model is served by an engine: add engine (kind vllm, max_model_len, max_num_seqs)")
+        return self
 
     @field_validator("name")
     @classmethod
@@ -583,8 +741,8 @@ class ApiSpec(Model):
 
     @field_validator("image")
     @classmethod
-    def _image(cls, value: str) -> str:
-        error = None if is_token(value) else image_error(value)
+    def _image(cls, value: str | None) -> str | None:
+        error = None if value is None or is_token(value) else image_error(value)
         if error:
             raise IMAGE.invalid(error)
         return value
@@ -646,8 +804,31 @@ class InferentiaConfig(Model):
     """Expose APIs through one load balancer with a URL each. Absent: APIs stay cluster-internal (ClusterIP)."""
     observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_scaling_default(cls, data: Any) -> Any:
+        """An engine API that leaves ``autoscaling.metric`` out scales on requests per replica when exposed, else on
+        NeuronCore utilisation (an LLM's cores are busy whether its batch is full or not)."""
+        if not isinstance(data, dict) or not isinstance(data.get("apis"), list):
+            return data
+        endpoints = data.get("endpoints") is not None
+        apis = []
+        for api in data["apis"]:
+            scaling = api.get("autoscaling", {}) if isinstance(api, dict) else None
+            engine = isinstance(api, dict) and api.get("engine") is not None
+            if engine and isinstance(scaling, dict) and "metric" not in scaling:
+                exposed = endpoints and api.get("endpoint") is not False
+                metric = "requests_per_replica" if exposed else "neuroncore_utilization"
+                api = {**api, "autoscaling": {**scaling, "metric": metric}}
+            apis.append(api)
+        return {**data, "apis": apis}
+
     def node_group(self, name: str) -> NodeGroupSpec | None:
         return next((g for g in self.node_groups if g.name == name), None)
+
+    def model_apis(self) -> list[ApiSpec]:
+        """The APIs that read a model from S3 (the cluster then runs the Mountpoint for Amazon S3 CSI driver)."""
+        return [api for api in self.apis if api.model is not None]
 
     def exposed_apis(self) -> list[ApiSpec]:
         """The APIs the load balancer routes to, in config order (none without ``endpoints``)."""

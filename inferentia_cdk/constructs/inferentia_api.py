@@ -50,8 +50,12 @@ class InferentiaApi(eks.KubernetesManifest):
         ``neuroncore_utilization`` needs its metrics.
     :param cluster_name: default the cluster's ``cluster_name``. The literal name, for the ``ClusterName`` dimension of
         the NeuronCore metric; needed only when the cluster's name is a token.
-    :param region: default the stack's region. Where the KEDA triggers read CloudWatch; read only for APIs that
-        scale on a CloudWatch signal.
+    :param region: default the stack's region. Where the KEDA triggers read CloudWatch, and the region of the
+        bucket of an API with a ``model``; read only for those.
+
+    An API with a ``model`` also gets a ServiceAccount named after it and a read-only S3 volume per model folder
+    (Mountpoint for Amazon S3 CSI driver, which :class:`inferentia_cdk.constructs.model_storage.ModelStorage`
+    installs); its read access comes from :class:`inferentia_cdk.constructs.model_access.ModelAccess`.
 
     The replica count is owned by a KEDA ScaledObject (with its TriggerAuthentication) for ``neuroncore_utilization``
     and ``requests_per_replica``, read from CloudWatch in the stack's region; for ``cpu`` by a plain
@@ -124,7 +128,12 @@ class InferentiaApi(eks.KubernetesManifest):
             target_group_full_name=endpoint.target_group_full_name if endpoint is not None else None,
         )
         objects = render_api(
-            spec, node_group, scheduler_extension=scheduler_extension, endpoint=endpoint, autoscaler=autoscaler
+            spec,
+            node_group,
+            scheduler_extension=scheduler_extension,
+            endpoint=endpoint,
+            autoscaler=autoscaler,
+            region=(region or cdk.Stack.of(scope).region) if spec.model is not None else "",
         )
         super().__init__(scope, construct_id, cluster=cluster, manifest=objects)
         self.spec = spec

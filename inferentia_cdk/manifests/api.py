@@ -14,6 +14,7 @@ from .. import catalog
 from ..config.models import ApiSpec, NodeGroupSpec
 from ..planning.capacity import group_family
 from ..planning.endpoints import PRE_STOP_SLEEP_SECONDS, TERMINATION_GRACE_PERIOD_SECONDS
+from ..planning.llm import image_of
 from ..planning.scaling import hpa_behavior
 from ..planning.serving_env import (
     ENV_HOME,
@@ -29,6 +30,7 @@ from ..planning.sizing import ReplicaSizing, size_api
 from ..planning.startup import STARTUP_PROBE_PERIOD_SECONDS, startup_budget_seconds, startup_probe_failure_threshold
 from ..planning.validation import memory_mib
 from .endpoint import READINESS_GATE_LABEL, EndpointTarget, target_group_binding
+from .model_storage import engine_command, engine_env, model_storage_objects, model_volumes
 from .node_contract import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NEURONCORE_RESOURCE, NODE_GROUP_LABEL
 from .scheduler import SCHEDULER_NAME
 
@@ -123,9 +125,15 @@ def _container(spec: ApiSpec, sizing: ReplicaSizing, mounts: list[Manifest]) -> 
     user_env = [{"name": key, "value": value} for key, value in sorted(spec.env.items())]
     # An API that names its own HOME keeps it: a second HOME entry would silently override one of the two.
     home = [] if ENV_HOME in spec.env else [{"name": ENV_HOME, "value": HOME_MOUNT_PATH}]
+    engine: Manifest = {}
+    if spec.engine is not None:
+        command, args = engine_command(spec, sizing.neuroncores)
+        engine = {"command": command, "args": args}
+        home += engine_env(spec, sizing.family)
     return {
         "name": "api",
-        "image": spec.image,
+        "image": image_of(spec, sizing.family),
+        **engine,
         # Always: a tag that is pushed again is picked up; with a cached image this costs one manifest request.
         "imagePullPolicy": "Always",
         "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
@@ -170,6 +178,9 @@ def deployment(
     exposed: bool = False,
 ) -> Manifest:
     volumes, mounts = _volumes(spec)
+    model, model_mounts = model_volumes(spec)
+    volumes += model
+    mounts += model_mounts
     pod_spec: Manifest = {
         "automountServiceAccountToken": False,
         "nodeSelector": {NODE_GROUP_LABEL: node_group.name},
@@ -189,6 +200,9 @@ def deployment(
         # needs no shell or sleep binary in the image.
         pod_spec["containers"][0]["lifecycle"] = {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}}
         pod_spec["terminationGracePeriodSeconds"] = TERMINATION_GRACE_PERIOD_SECONDS
+    if spec.model is not None:
+        # Its EKS Pod Identity is the one Mountpoint reads the model with; the token stays unmounted all the same.
+        pod_spec["serviceAccountName"] = spec.name
     if scheduler_extension:
         # Only the extender-aware scheduler hands out adjacent chips and cores (EKS's default scheduler cannot call it).
         pod_spec["schedulerName"] = SCHEDULER_NAME
@@ -275,6 +289,7 @@ def render_api(
     scheduler_extension: bool = False,
     endpoint: EndpointTarget | None = None,
     autoscaler: list[Manifest] | None = None,
+    region: str = "",
 ) -> list[Manifest]:
     """Every Kubernetes object of ``spec`` on ``node_group``, the Namespace first so ``kubectl apply`` can create it.
 
@@ -283,11 +298,15 @@ def render_api(
 
     With ``endpoint``, the pods are registered in its target group (a TargetGroupBinding, last: its CRD's webhook
     checks that the Service exists), carry the load balancer's readiness gate and drain before they stop.
+
+    An API with a model also gets its ServiceAccount and the read-only S3 volumes of its model, in ``region`` (the
+    bucket's, which is the cluster's: Mountpoint is given it rather than finding it through the node's IMDS).
     """
     sizing = size_api(spec.compute, family_of_group(node_group), spec.processes_per_replica)
     exposed = endpoint is not None
     objects = [
         namespace(spec, exposed=exposed),
+        *model_storage_objects(spec, labels(spec), region=region),
         deployment(spec, node_group, sizing, scheduler_extension=scheduler_extension, exposed=exposed),
         service(spec),
         *(autoscaler if autoscaler is not None else [horizontal_pod_autoscaler(spec)]),

@@ -26,6 +26,7 @@ from ..config.models import (
 from ..config.problems import Path, Problem, errors, rule, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
+from .llm import check_engine
 from .neuron_rules import check_lnc, check_torus_device_count
 from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
@@ -479,7 +480,7 @@ PINNED_IMAGE = rule("API009", "warning", "an API's image is pinned by a version 
 def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
     """A warning for images that are not pinned: the same config would deploy different code tomorrow."""
     image = api.image
-    if is_token(image) or "@" in image:
+    if image is None or is_token(image) or "@" in image:
         return []
     last = image.rsplit("/", 1)[-1]
     tag = last.split(":", 1)[1] if ":" in last else None
@@ -620,6 +621,7 @@ def check_api(
         container_insights=container_insights,
     )
     if capacity is not None:
+        problems += check_engine(api, node_group, capacity.family, path)
         problems += check_min_replicas(
             [(path, api)], capacity, neuron_monitor=neuron_monitor, container_insights=container_insights
         )
@@ -690,14 +692,17 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
             problems += check_replica_bounds(api, path)
             continue
         api_group = groups[api.node_group][1]
+        api_capacity = capacities[id(api_group)]
         api_problems = _check_api_on(
             api,
-            capacities[id(api_group)],
+            api_capacity,
             path,
             scheduler_extension=plugin.scheduler_extension,
             neuron_monitor=neuron_monitor,
             container_insights=container_insights,
         )
+        if api_capacity is not None:
+            api_problems += check_engine(api, api_group, api_capacity.family, path)
         problems += api_problems
         if not errors(api_problems):
             on_group.setdefault(api.node_group, []).append((path, api))

@@ -11,6 +11,7 @@ from constructs import Construct
 from ..config.models import ApiSpec, InferentiaConfig
 from ..constructs.api_endpoint import ApiEndpoint
 from ..constructs.inferentia_api import InferentiaApi
+from ..constructs.model_access import ModelAccess
 from ..manifests.endpoint import EndpointTarget
 from ..planning.endpoints import api_url
 from ..planning.placement import shard_id, shard_of
@@ -53,6 +54,7 @@ class InferentiaApisStack(cdk.Stack):
         self.apis: dict[str, InferentiaApi] = {}
         self.endpoints: dict[str, ApiEndpoint] = {}
         self.monitoring: dict[str, ApiMonitoring] = {}
+        self.model_access: dict[str, ModelAccess] = {}
         # Config-wide facts, each a pass over every API: asked once, not once per API.
         self.container_insights = config.container_insights()
         self.neuron_monitor = config.neuron_monitor()
@@ -104,6 +106,10 @@ class InferentiaApisStack(cdk.Stack):
                 description=f"URL of API {spec.name}",
             )
         plugin = config.device_plugin
+        if spec.model is not None:
+            self.model_access[spec.name] = ModelAccess(
+                scope, f"{spec.name}-model-access", cluster=cluster_stack.cluster, spec=spec
+            )
         self.apis[spec.name] = InferentiaApi(
             scope,
             spec.name,
@@ -117,6 +123,9 @@ class InferentiaApisStack(cdk.Stack):
             cluster_name=config.cluster.name,
             region=self._region,
         )
+        if spec.name in self.model_access:
+            # The Pod Identity association first: Mountpoint asks for the pods' credentials when it mounts.
+            self.apis[spec.name].node.add_dependency(self.model_access[spec.name])
         observability = config.observability
         endpoint_group = self.endpoints[spec.name].target_group if spec.name in self.endpoints else None
         if observability.dashboards and (self.container_insights or endpoint_group is not None):

@@ -21,6 +21,7 @@ from ..config.models import InferentiaConfig
 from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.keda import Keda
+from ..constructs.model_storage import add_model_storage
 from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
@@ -172,6 +173,7 @@ class InferentiaClusterStack(cdk.Stack):
             ContainerInsights(self, "ContainerInsights", cluster=self.cluster) if config.container_insights() else None
         )
         self.keda = Keda(self, "Keda", cluster=self.cluster) if needs_keda(config) else None
+        self.model_storage = add_model_storage(self, self.cluster, config)
 
         # Endpoints: one load balancer for every exposed API; the APIs stack adds a target group and rule per API.
         self.endpoints_plan = plan_endpoints(config)

@@ -204,6 +204,20 @@ def _acknowledge_scaling(stack: cdk.Stack) -> None:
             )
 
 
+def _acknowledge_model_access(apis_stack: InferentiaApisStack) -> None:
+    """Each LLM API's read access to the objects under its model's S3 prefixes."""
+    for access in apis_stack.model_access.values():
+        policy = access.role.node.find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy)
+        for resource in _wildcard_resources(policy):
+            _ack(
+                access.role,
+                f"{_PACK}-IAM5[Resource::{resource}]",
+                "s3:GetObject on the objects under the model's own S3 prefix (bucket/prefix/*): the files of a model "
+                "folder are not known at synth, and the prefix is all this API may read",
+            )
+
+
 def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: InferentiaApisStack) -> None:
     """Run AwsSolutions on ``app`` at synth and acknowledge what aws-cdk-lib creates in our stacks."""
     # Imported here: cdk-nag's jsii module costs synth time that an app built with nag=False never needs.
@@ -216,6 +230,7 @@ def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: I
     _acknowledge_api_load_balancer(cluster_stack)
     _acknowledge_scaling(cluster_stack)
     _acknowledge_cluster(cluster_stack.cluster)
+    _acknowledge_model_access(apis_stack)
 
 
 def acknowledge_core_validation(apis_stack: InferentiaApisStack) -> None:
