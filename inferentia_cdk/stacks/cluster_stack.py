@@ -25,7 +25,7 @@ from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
 from ..constructs.observability import ContainerInsights
-from ..planning.endpoints import plan_endpoints
+from ..planning.endpoints import CLUSTER_VPC_CIDR, plan_endpoints
 from ..planning.scaling import needs_keda
 
 _ENDPOINT_ACCESS = {
@@ -83,6 +83,7 @@ class InferentiaClusterStack(cdk.Stack):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(CLUSTER_VPC_CIDR),
             max_azs=spec.max_azs,
             nat_gateways=spec.nat_gateways,
             # Stated, not left to cdk.json's feature flag: an app that uses this stack may not set the flag.
@@ -178,7 +179,12 @@ class InferentiaClusterStack(cdk.Stack):
         self.api_load_balancer: ApiLoadBalancer | None = None
         if self.endpoints_plan is not None:
             self.api_load_balancer = ApiLoadBalancer(
-                self, "ApiLoadBalancer", cluster=self.cluster, vpc=self.vpc, plan=self.endpoints_plan
+                self,
+                "ApiLoadBalancer",
+                cluster=self.cluster,
+                vpc=self.vpc,
+                plan=self.endpoints_plan,
+                vpc_cidr=CLUSTER_VPC_CIDR,
             )
             cdk.CfnOutput(
                 self,
