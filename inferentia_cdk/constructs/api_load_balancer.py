@@ -83,12 +83,20 @@ class ApiLoadBalancer(Construct):
                 ec2.Peer.ipv4(vpc_cidr), ec2.Port.tcp(api_port), f"API pods in the VPC on {api_port}"
             )
         subnet_type = ec2.SubnetType.PUBLIC if plan.internet_facing else ec2.SubnetType.PRIVATE_WITH_EGRESS
+        subnets = ec2.SubnetSelection(subnet_type=subnet_type)
+        self.subnet_cidrs: tuple[str, ...] = tuple(
+            cidr
+            for subnet in vpc.select_subnets(subnet_type=subnet_type).subnets
+            if not cdk.Token.is_unresolved(cidr := subnet.ipv4_cidr_block)
+        )
+        """The CIDRs of the load balancer's subnets, where its connections to the pods come from (the APIs'
+        NetworkPolicies admit them); empty when the VPC's subnets have no literal CIDRs."""
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "Resource",
             vpc=vpc,
             internet_facing=plan.internet_facing,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=subnet_type),
+            vpc_subnets=subnets,
             security_group=self.security_group,
             idle_timeout=cdk.Duration.seconds(spec.idle_timeout_seconds),
             drop_invalid_header_fields=True,
@@ -150,9 +158,7 @@ def _literal_ipv4_cidr(value: object) -> bool:
         return False
 
 
-def _check_arguments(
-    scope: Construct, *, cluster: object, vpc: object, plan: object, vpc_cidr: object
-) -> str:
+def _check_arguments(scope: Construct, *, cluster: object, vpc: object, plan: object, vpc_cidr: object) -> str:
     """The VPC's literal CIDR, once every argument has been checked; ``ConfigError`` for any wrong one."""
     problems: list[Problem] = []
     if not isinstance(cluster, eks.Cluster):
@@ -173,7 +179,7 @@ def _check_arguments(
         for i, api in enumerate(plan.apis):
             problems += exposed_api_problems(api, ("plan", "apis", i))
     if vpc_cidr is None and not problems:
-        vpc_cidr = getattr(vpc, "vpc_cidr_block")
+        vpc_cidr = vpc.vpc_cidr_block
         if not _literal_ipv4_cidr(vpc_cidr):
             problems.append(
                 Problem(
@@ -183,7 +189,9 @@ def _check_arguments(
                 )
             )
     elif vpc_cidr is not None and not _literal_ipv4_cidr(vpc_cidr):
-        problems.append(argument_problem("vpc_cidr", vpc_cidr, "the VPC's IPv4 CIDR as a string, such as '10.0.0.0/16'"))
+        problems.append(
+            argument_problem("vpc_cidr", vpc_cidr, "the VPC's IPv4 CIDR as a string, such as '10.0.0.0/16'")
+        )
     raise_for_errors(problems)
     assert isinstance(vpc_cidr, str)
     return vpc_cidr

@@ -381,7 +381,11 @@ def exposed_api_problems(api: object, argument: str | Path = "api") -> list[Prob
         ApiSpec.model_validate({**fields, "node_group": "-", "image": "stand-in"})
     except ValidationError as error:
         problems += [Problem((*at, *p.path), p.message) for p in pydantic_problems(error)]
-    if isinstance(api.priority, bool) or not isinstance(api.priority, int) or not 1 <= api.priority <= MAX_RULE_PRIORITY:
+    if (
+        isinstance(api.priority, bool)
+        or not isinstance(api.priority, int)
+        or not 1 <= api.priority <= MAX_RULE_PRIORITY
+    ):
         problems.append(argument_problem((*at, "priority"), api.priority, f"an int from 1 to {MAX_RULE_PRIORITY}"))
     if not problems and api.output_id != output_id(api.name):
         problems.append(argument_problem((*at, "output_id"), api.output_id, repr(output_id(api.name))))

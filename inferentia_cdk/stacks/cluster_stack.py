@@ -9,7 +9,6 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -20,7 +19,9 @@ from ..catalog import versions
 from ..config.models import InferentiaConfig
 from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
+from ..constructs.cluster_key import cluster_key
 from ..constructs.keda import Keda
+from ..constructs.network_policy import enforce_network_policies
 from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
@@ -72,13 +73,7 @@ class InferentiaClusterStack(cdk.Stack):
         self.config = config
         spec = config.cluster
 
-        self.key = kms.Key(
-            self,
-            "Key",
-            description=f"Envelope encryption of Kubernetes secrets and logs of EKS cluster {spec.name}",
-            enable_key_rotation=True,
-        )
-        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+        self.key = cluster_key(self, "Key", cluster_name=spec.name)
 
         self.vpc = ec2.Vpc(
             self,
@@ -141,6 +136,8 @@ class InferentiaClusterStack(cdk.Stack):
             )
             for group in config.node_groups
         }
+        # Enforces the NetworkPolicies of the APIs and the Neuron add-ons: without it they are stored, not applied.
+        self.vpc_cni = enforce_network_policies(self, "VpcCni", cluster=self.cluster)
         # Node auto-repair of the Neuron node groups acts on what this agent reports, failed Neuron devices included.
         self.node_monitoring_agent = eks.Addon(
             self, "NodeMonitoringAgent", cluster=self.cluster, addon_name=versions.NODE_MONITORING_AGENT_ADDON
