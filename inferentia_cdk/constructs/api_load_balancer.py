@@ -174,6 +174,14 @@ def _check_arguments(scope: Construct, *, cluster: object, vpc: object, plan: ob
             for name, value in (("region", stack.region), ("account", stack.account))
         }
         problems += check_endpoints_spec(plan.spec, path=("plan", "spec"), **known)
+        if known["region"] is None:
+            problems.append(
+                Problem(
+                    ("scope",),
+                    f"stack {stack.node.path} has no region: the access log bucket's policy names the region's Elastic "
+                    "Load Balancing log delivery; give the stack env=cdk.Environment(region=...)",
+                )
+            )
         if not plan.apis:
             problems.append(argument_problem(("plan", "apis"), plan.apis, "at least one ExposedApi"))
         for i, api in enumerate(plan.apis):
