@@ -187,7 +187,7 @@ def _check_arguments(scope: Construct, *, cluster: object, vpc: object, plan: ob
         for i, api in enumerate(plan.apis):
             problems += exposed_api_problems(api, ("plan", "apis", i))
     if vpc_cidr is None and not problems:
-        vpc_cidr = vpc.vpc_cidr_block
+        vpc_cidr = getattr(vpc, "vpc_cidr_block", None)
         if not _literal_ipv4_cidr(vpc_cidr):
             problems.append(
                 Problem(
