@@ -40,8 +40,34 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(EXAMPLES / "llm.yaml", tmp_path_factory.mktemp("llm-cdk.out"))
 
 
+MATRIX = ROOT / "tests" / "matrix"
+MATRIX_APPS = {"internal_default": "internal-default-cidrs.yaml", "internal_explicit": "internal-explicit-cidrs.yaml"}
+"""The synth matrix beside the two examples (tests/test_synth_matrix.py asserts that together they cover every
+default and every switch): each config synthesized once per run, like the examples."""
+ALL_APPS = ["default", "full", "llm", *MATRIX_APPS]
+
+
+@pytest.fixture(scope="session")
+def internal_default_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """tests/matrix/internal-default-cidrs.yaml: trn1 and trn2, an internal load balancer with the default sources."""
+    return synthesize(MATRIX / MATRIX_APPS["internal_default"], tmp_path_factory.mktemp("internal-default-cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def internal_explicit_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """tests/matrix/internal-explicit-cidrs.yaml: inf2, an internal load balancer with explicit sources."""
+    return synthesize(MATRIX / MATRIX_APPS["internal_explicit"], tmp_path_factory.mktemp("internal-explicit-cdk.out"))
+
+
 @pytest.fixture(scope="session", params=["default", "full", "llm"])
 def any_app(request: pytest.FixtureRequest) -> Synthesized:
+    app: Synthesized = request.getfixturevalue(f"{request.param}_app")
+    return app
+
+
+@pytest.fixture(scope="session", params=ALL_APPS)
+def gated_app(request: pytest.FixtureRequest) -> Synthesized:
+    """Every app the gates check: the examples and the synth matrix."""
     app: Synthesized = request.getfixturevalue(f"{request.param}_app")
     return app
 

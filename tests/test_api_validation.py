@@ -380,7 +380,8 @@ def test_render_shape_and_hardening() -> None:
     assert "NEURONCORE_GROUP_SIZES" not in env
     policy = objects[-1]["spec"]
     assert policy["policyTypes"] == ["Ingress"]
-    assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}]}]
+    # Without an endpoint: pods of every namespace of the cluster, on the API port only.
+    assert policy["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8080}], "from": [{"namespaceSelector": {}}]}]
     hpa = objects[3]["spec"]
     assert hpa["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
 

@@ -96,14 +96,31 @@ def sound_config(rng: random.Random) -> dict[str, Any]:
         }
         if rng.random() < 0.5:
             api["env"] = {"MODEL": rng.choice(["bert", " spaced ", "$$(ESCAPED)", "é"])}
+        if rng.random() < 0.3:
+            api["allowed_namespaces"] = rng.sample(["frontend", "batch", "kube-system", "team-2"], rng.randint(1, 2))
         apis.append(api)
-    return {
+    config: dict[str, Any] = {
         "cluster": cluster,
         "node_groups": copy.deepcopy(groups),
         "device_plugin": {"scheduler_extension": rng.random() < 0.5, "monitor": rng.random() < 0.5},
         "quota_check": rng.choice(["deploy", "off"]),
         "apis": apis,
     }
+    # Endpoints need a region (the access log bucket's policy); internal, with the default sources or explicit ones.
+    if "region" in cluster and apis and rng.random() < 0.6:
+        config["endpoints"] = rng.choice(
+            [{"scheme": "internal"}, {"scheme": "internal", "allowed_cidrs": ["10.0.0.0/8"]}]
+        )
+        if len(apis) > 1 and rng.random() < 0.5:
+            apis[-1]["endpoint"] = False
+    if rng.random() < 0.5:
+        config["observability"] = {"container_insights": rng.random() < 0.5, "dashboards": rng.random() < 0.5}
+        if not config["observability"]["container_insights"]:
+            for api in apis:
+                api["autoscaling"]["metric"] = (
+                    "requests_per_replica" if api.get("endpoint") is not False and "endpoints" in config else "cpu"
+                )
+    return config
 
 
 def _places(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -290,6 +307,12 @@ def _features(loaded: LoadedConfig) -> frozenset[str]:
     }
     plugin = config.device_plugin
     features |= {name for name, on in (("scheduler", plugin.scheduler_extension), ("monitor", plugin.monitor)) if on}
+    if config.endpoints is not None and config.exposed_apis():
+        sources = "default" if config.endpoints.allowed_cidrs is None else "explicit"
+        features.add(f"endpoints internal, {sources} sources")
+    features |= {"container insights off"} if not config.container_insights() else set()
+    features |= {"dashboards off"} if not config.observability.dashboards else set()
+    features |= {"allowed_namespaces"} if any(api.allowed_namespaces for api in config.apis) else set()
     return frozenset(features | {f"kubernetes {config.cluster.kubernetes_version}"})
 
 

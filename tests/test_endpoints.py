@@ -252,9 +252,9 @@ def test_one_https_load_balancer_admits_only_the_allowed_cidrs(full_app: Synthes
     group = template["Resources"][group_id]["Properties"]
     ingress = {(rule["CidrIp"], rule["FromPort"], rule["ToPort"]) for rule in group["SecurityGroupIngress"]}
     assert ingress == {("203.0.113.0/24", 443, 443), ("198.51.100.0/24", 443, 443)}
+    # Only the exposed API's port (bert-large: 8080), and only in the VPC.
     (egress,) = group["SecurityGroupEgress"]
-    assert (egress["FromPort"], egress["ToPort"]) == (1024, 65535)
-    assert "Fn::GetAtt" in egress["CidrIp"]  # the VPC's CIDR, not the internet
+    assert (egress["CidrIp"], egress["FromPort"], egress["ToPort"]) == ("10.0.0.0/16", 8080, 8080)
 
 
 def test_access_logs_go_to_an_encrypted_private_bucket_kept_a_year(full_app: Synthesized) -> None:
@@ -337,9 +337,12 @@ def test_exposed_pods_are_bound_gated_and_drained(full_app: Synthesized) -> None
     assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}}
     assert PRE_STOP_SLEEP_SECONDS > DEREGISTRATION_DELAY_SECONDS
     assert pod["terminationGracePeriodSeconds"] == TERMINATION_GRACE_PERIOD_SECONDS > PRE_STOP_SLEEP_SECONDS
-    # The NetworkPolicy admits any source on the API port, the load balancer's addresses included.
+    # The NetworkPolicy admits the load balancer's (public) subnets on the API port, and nothing else.
     (rule,) = _kind(objects, "NetworkPolicy")["spec"]["ingress"]
-    assert "from" not in rule and rule["ports"] == [{"protocol": "TCP", "port": 8080}]
+    assert rule == {
+        "ports": [{"protocol": "TCP", "port": 8080}],
+        "from": [{"ipBlock": {"cidr": "10.0.0.0/24"}}, {"ipBlock": {"cidr": "10.0.1.0/24"}}],
+    }
 
 
 def test_an_api_kept_internal_has_no_binding_gate_or_pause(full_app: Synthesized) -> None:

@@ -19,6 +19,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from conftest import ALL_APPS
 from crd_schemas import CRD_SCHEMAS, validate_kubernetes_object
 from synth_support import ROOT, Synthesized, bare_environment, read_templates
 
@@ -119,16 +120,16 @@ def unacknowledged_findings(report: dict[str, Any]) -> list[tuple[str, Any]]:
     return found
 
 
-def test_cdk_nag_reports_nothing_unacknowledged(any_app: Synthesized) -> None:
-    report = _validation_report(any_app)
+def test_cdk_nag_reports_nothing_unacknowledged(gated_app: Synthesized) -> None:
+    report = _validation_report(gated_app)
     assert {r["pluginName"] for r in report["pluginReports"]} >= {NAG_PACK}
     assert unacknowledged_findings(report) == []
-    assert set(any_app.templates) == {"InferentiaCluster", "InferentiaApis"}
+    assert set(gated_app.templates) == {"InferentiaCluster", "InferentiaApis"}
 
 
-def test_every_cdk_nag_acknowledgement_is_still_needed(any_app: Synthesized) -> None:
+def test_every_cdk_nag_acknowledgement_is_still_needed(gated_app: Synthesized) -> None:
     """stacks/nag.py acknowledges findings on constructs; one whose finding is gone is stale."""
-    root = any_app.stacks["cluster"].node.root
+    root = gated_app.stacks["cluster"].node.root
     acknowledged = {
         (rule, construct.node.path)
         for construct in root.node.find_all()
@@ -140,7 +141,7 @@ def test_every_cdk_nag_acknowledgement_is_still_needed(any_app: Synthesized) -> 
     assert acknowledged, "stacks/nag.py acknowledges aws-cdk-lib's findings"
     suppressed = {
         (violation["acknowledgedId"], violation["acknowledgedAt"])
-        for report in _validation_report(any_app)["pluginReports"]
+        for report in _validation_report(gated_app)["pluginReports"]
         for violation in report.get("suppressedViolations", [])
     }
     assert sorted(acknowledged - suppressed) == []
@@ -159,12 +160,12 @@ def _log_group_of(function_id: str, function: dict[str, Any], resources: dict[st
     return None
 
 
-def test_every_lambda_function_logs_to_a_kms_encrypted_log_group_of_its_stack(any_app: Synthesized) -> None:
+def test_every_lambda_function_logs_to_a_kms_encrypted_log_group_of_its_stack(gated_app: Synthesized) -> None:
     """checkov judges only the log groups a template has; a function without one logs to a group Lambda creates,
     unencrypted and kept forever."""
     unencrypted = [
         f"{stack}/{logical_id}"
-        for stack, template in any_app.templates.items()
+        for stack, template in gated_app.templates.items()
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Lambda::Function"
         and "KmsKeyId" not in ((_log_group_of(logical_id, resource, template["Resources"]) or {}).get("Properties", {}))
@@ -183,8 +184,14 @@ def _cfn_lint_findings(app: Synthesized) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def cfn_lint_findings(default_app: Synthesized, full_app: Synthesized, llm_app: Synthesized) -> list[dict[str, str]]:
-    return _cfn_lint_findings(default_app) + _cfn_lint_findings(full_app) + _cfn_lint_findings(llm_app)
+def every_app(request: pytest.FixtureRequest) -> dict[str, Synthesized]:
+    """The examples and the synth matrix (conftest.ALL_APPS), by name."""
+    return {name: request.getfixturevalue(f"{name}_app") for name in ALL_APPS}
+
+
+@pytest.fixture(scope="module")
+def cfn_lint_findings(every_app: dict[str, Synthesized]) -> list[dict[str, str]]:
+    return [finding for app in every_app.values() for finding in _cfn_lint_findings(app)]
 
 
 def _accepts(accepted: dict[str, str], finding: dict[str, str]) -> bool:
@@ -208,9 +215,9 @@ def test_every_accepted_cfn_lint_warning_is_still_needed(cfn_lint_findings: list
     assert stale == []
 
 
-def test_kubernetes_objects_are_valid_for_the_cluster_version(any_app: Synthesized) -> None:
-    version = any_app.stacks["cluster"].config.cluster.kubernetes_version
-    objects = any_app.kubernetes_objects()
+def test_kubernetes_objects_are_valid_for_the_cluster_version(gated_app: Synthesized) -> None:
+    version = gated_app.stacks["cluster"].config.cluster.kubernetes_version
+    objects = gated_app.kubernetes_objects()
     assert objects, "the app renders Kubernetes objects"
     failures = []
     for obj in objects:
@@ -258,14 +265,14 @@ def _checkov(directory: Path, framework: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def checkov_findings(
-    default_app: Synthesized, full_app: Synthesized, llm_app: Synthesized, tmp_path_factory: pytest.TempPathFactory
+    every_app: dict[str, Synthesized], tmp_path_factory: pytest.TempPathFactory
 ) -> list[dict[str, Any]]:
-    """One checkov run per framework over both apps: its start-up costs seconds."""
+    """One checkov run per framework over every app: its start-up costs seconds."""
     if not CHECKOV.exists():
         pytest.fail(f"checkov is not installed at {CHECKOV}; run `make test`, which installs it")
     templates = tmp_path_factory.mktemp("checkov-cfn")
     manifests = tmp_path_factory.mktemp("checkov-k8s")
-    for app_name, app in (("default", default_app), ("full", full_app), ("llm", llm_app)):
+    for app_name, app in every_app.items():
         for stack, template in app.templates.items():
             (templates / f"{app_name}-{stack}.template.json").write_text(json.dumps(template))
         for i, obj in enumerate(app.kubernetes_objects()):

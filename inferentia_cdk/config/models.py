@@ -139,6 +139,14 @@ def parse_quantity(text: str) -> Fraction | None:
     return -value if match["sign"] == "-" else value
 
 
+MAX_ALLOWED_NAMESPACES = 100
+"""Namespaces one API's NetworkPolicy names: a rule each; the list stays one that a reader can check."""
+
+
+def _namespace_name(value: str) -> str:
+    return _dns_label(value, "namespace")
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -699,6 +707,12 @@ class ApiSpec(Model):
     """Extra variables, values verbatim; names and sizes are checked by the validation rules."""
     endpoint: bool | None = None
     """Route ``/<name>/...`` of the config's load balancer to this API. Default: true when ``endpoints`` is set."""
+    allowed_namespaces: list[Annotated[str, AfterValidator(_namespace_name)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_ALLOWED_NAMESPACES
+    )
+    """Namespaces (DNS-1123 labels, each at most once) whose pods may call the API; its NetworkPolicy admits no other
+    pod. Default: every namespace of the cluster for an API without endpoint, none for an exposed one (its load
+    balancer only)."""
     startup_timeout_seconds: StrictInt | None = Field(default=None, ge=STARTUP_TIMEOUT_MIN, le=STARTUP_TIMEOUT_MAX)
     """How long a new replica may take to load its model before the kubelet restarts it (the startup probe's budget;
     scale-up is paced to outrun it). Default: 600, or for an engine one from the model's size (see
@@ -745,6 +759,14 @@ class ApiSpec(Model):
         error = None if value is None or is_token(value) else image_error(value)
         if error:
             raise IMAGE.invalid(error)
+        return value
+
+    @field_validator("allowed_namespaces")
+    @classmethod
+    def _allowed_namespaces(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            repeated = sorted({name for name in value if value.count(name) > 1})
+            raise ValueError(f"lists {', '.join(map(repr, repeated))} more than once")
         return value
 
     @field_validator("health_path")

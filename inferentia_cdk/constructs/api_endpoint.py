@@ -8,7 +8,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
-from ..planning.endpoints import DEREGISTRATION_DELAY_SECONDS, ExposedApi
+from ..config.problems import Problem, argument_problem, raise_for_errors
+from ..planning.endpoints import DEREGISTRATION_DELAY_SECONDS, ExposedApi, exposed_api_problems
 
 HEALTH_CHECK_INTERVAL = cdk.Duration.seconds(10)
 HEALTH_CHECK_TIMEOUT = cdk.Duration.seconds(5)
@@ -36,6 +37,9 @@ class ApiEndpoint(Construct):
     :param api: the exposed API's plan: name, port, health path and listener rule priority.
     :param listener: the shared load balancer's listener (:class:`ApiLoadBalancer`).
     :param vpc: the cluster's VPC.
+
+    Every argument is checked before anything is created (``api`` under the config path's rules for an API's name,
+    port and health path); a wrong one raises ``ConfigError``.
     """
 
     def __init__(
@@ -47,6 +51,14 @@ class ApiEndpoint(Construct):
         listener: elbv2.IApplicationListener,
         vpc: ec2.IVpc,
     ) -> None:
+        problems: list[Problem] = exposed_api_problems(api)
+        if not isinstance(listener, elbv2.ApplicationListener) and not (
+            isinstance(listener, Construct) and hasattr(listener, "listener_arn") and hasattr(listener, "add_action")
+        ):
+            problems.append(argument_problem("listener", listener, "an Application Load Balancer listener"))
+        if not isinstance(vpc, Construct) or not hasattr(vpc, "vpc_id"):
+            problems.append(argument_problem("vpc", vpc, "an aws_ec2.IVpc (the cluster's VPC)"))
+        raise_for_errors(problems)
         super().__init__(scope, construct_id)
         self.api = api
         self.target_group = elbv2.ApplicationTargetGroup(

@@ -21,6 +21,7 @@ from ..manifests.autoscaler import SERVICE_ACCOUNT, cluster_autoscaler_objects
 from ..manifests.node_contract import discovery_tags
 from ..manifests.objects import NAMESPACE
 from ._arns import any_autoscaling_group_arn
+from ._pod_identity import restrict_service_account_trust
 from .neuron_nodegroup import literal_cluster_name, nodegroup_name
 
 # Reads that do not support resource-level permissions (Service Authorization Reference), hence on "*".
@@ -89,6 +90,7 @@ class ClusterAutoscaler(Construct):
             namespace=NAMESPACE,
             identity_type=eks.IdentityType.POD_IDENTITY,
         )
+        restrict_service_account_trust(self.service_account, cluster, NAMESPACE, SERVICE_ACCOUNT)
         self.service_account.add_to_principal_policy(
             iam.PolicyStatement(sid="DescribeScalingTargets", actions=list(_READ_ACTIONS), resources=["*"])
         )

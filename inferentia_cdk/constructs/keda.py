@@ -9,9 +9,10 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..catalog import versions
+from ..config.problems import raise_for_errors
 from ..manifests.objects import SYSTEM_NODE_LABEL, SYSTEM_NODE_VALUE
 from ..manifests.scaling import KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT, keda_values
-from ._pod_identity import pod_identity_role
+from ._pod_identity import cluster_argument_problems, pod_identity_role
 
 # KEDA's aws-cloudwatch scaler reads with GetMetricData, which supports no resource-level permissions (Service
 # Authorization Reference, Amazon CloudWatch), hence Resource "*"; it is read-only.
@@ -22,16 +23,24 @@ INSTALL_TIMEOUT = cdk.Duration.minutes(10)
 
 class Keda(Construct):
     """The ``kedacore/keda`` Helm chart at ``versions.KEDA_CHART_VERSION`` in namespace ``keda``, on system nodes,
-    and the operator's AWS access through EKS Pod Identity: ``cloudwatch:GetMetricData`` only (``role``). The install
-    waits (up to ``INSTALL_TIMEOUT``) until KEDA is ready, so ScaledObjects applied after it are admitted.
+    and the operator's AWS access through EKS Pod Identity: ``cloudwatch:GetMetricData`` only (``role``, which only the
+    operator's ServiceAccount in this cluster can assume). The operator reads no Secrets. The install waits (up to
+    ``INSTALL_TIMEOUT``) until KEDA is ready, so ScaledObjects applied after it are admitted.
 
-    :param cluster: the EKS cluster; its ``eks-pod-identity-agent`` add-on is installed with the role.
+    :param cluster: the EKS cluster (an ``aws_eks_v2.Cluster``; anything else raises ``ConfigError``); its
+        ``eks-pod-identity-agent`` add-on is installed with the role.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster) -> None:
+        raise_for_errors(cluster_argument_problems(cluster))
         super().__init__(scope, construct_id)
         self.role = pod_identity_role(
-            self, "OperatorRole", cluster=cluster, description="KEDA operator: reads CloudWatch metrics to scale APIs"
+            self,
+            "OperatorRole",
+            cluster=cluster,
+            namespace=KEDA_NAMESPACE,
+            service_account=KEDA_OPERATOR_SERVICE_ACCOUNT,
+            description="KEDA operator: reads CloudWatch metrics to scale APIs",
         )
         self.role.add_to_policy(
             iam.PolicyStatement(sid="ReadScalingMetrics", actions=list(METRIC_READ_ACTIONS), resources=["*"])

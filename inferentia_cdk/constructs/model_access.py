@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..config.models import ApiSpec, split_s3_uri
-from ..config.problems import Problem, raise_for_errors
+from ..config.problems import argument_problem, raise_for_errors
 from ._pod_identity import pod_identity_role
 
 
@@ -49,12 +49,19 @@ class ModelAccess(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster, spec: ApiSpec) -> None:
         if spec.model is None:
-            raise_for_errors([Problem(("spec", "model"), "ModelAccess needs an API with a model")])
+            raise_for_errors(
+                [argument_problem(("spec", "model"), None, "a ModelSpec: ModelAccess serves APIs with a model")]
+            )
         assert spec.model is not None
         super().__init__(scope, construct_id)
         uris = [uri for uri in (spec.model.uri, spec.model.compiled_uri) if uri is not None]
         self.role = pod_identity_role(
-            self, "Role", cluster=cluster, description=f"API {spec.name}: read its model from S3"
+            self,
+            "Role",
+            cluster=cluster,
+            namespace=spec.name,
+            service_account=spec.name,
+            description=f"API {spec.name}: read its model from S3",
         )
         for statement in s3_read_statements(uris, cdk.Aws.PARTITION):
             self.role.add_to_principal_policy(statement)

@@ -9,9 +9,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..catalog import versions
-from ._pod_identity import pod_identity_role
+from ..config.problems import raise_for_errors
+from ._pod_identity import cluster_argument_problems, pod_identity_role
 
 ADDON_NAME = "amazon-cloudwatch-observability"
+AGENT_NAMESPACE = "amazon-cloudwatch"
 AGENT_SERVICE_ACCOUNT = "cloudwatch-agent"
 """The ServiceAccount the add-on creates for its agent, in namespace amazon-cloudwatch (CloudWatch user guide)."""
 AGENT_POLICY = "CloudWatchAgentServerPolicy"
@@ -25,13 +27,21 @@ class ContainerInsights(Construct):
     access through EKS Pod Identity: the ``CloudWatchAgentServerPolicy`` managed policy, which the CloudWatch user
     guide names for the add-on (``role``). Container logs are off.
 
-    :param cluster: the EKS cluster; its ``eks-pod-identity-agent`` add-on is installed with the role.
+    :param cluster: the EKS cluster (an ``aws_eks_v2.Cluster``; anything else raises ``ConfigError``); its
+        ``eks-pod-identity-agent`` add-on is installed with the role, which only the agent's ServiceAccount in this
+        cluster can assume.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster) -> None:
+        raise_for_errors(cluster_argument_problems(cluster))
         super().__init__(scope, construct_id)
         self.role = pod_identity_role(
-            self, "AgentRole", cluster=cluster, description="CloudWatch agent: Container Insights metrics"
+            self,
+            "AgentRole",
+            cluster=cluster,
+            namespace=AGENT_NAMESPACE,
+            service_account=AGENT_SERVICE_ACCOUNT,
+            description="CloudWatch agent: Container Insights metrics",
         )
         self.role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(AGENT_POLICY))
         self.addon = eks.Addon(

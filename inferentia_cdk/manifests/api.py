@@ -42,6 +42,8 @@ RUN_AS_USER: Final = 10001
 """UID and GID of the serving process: non-root and above 10000, so it maps to no user of the host."""
 SCRATCH_MOUNT_PATH: Final = "/tmp"
 VAR_TMP_MOUNT_PATH: Final = "/var/tmp"
+NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"
+"""The label the API server sets on every namespace, to its name (Kubernetes 1.22+): how a policy names one."""
 """Where the Neuron compiler keeps its cache by default (``/var/tmp/neuron-compile-cache``)."""
 HOME_MOUNT_PATH: Final = "/home/inference"
 """``HOME`` of the serving process: UID 10001 has no entry in the image's /etc/passwd, so it would be ``/``."""
@@ -268,8 +270,30 @@ def pod_disruption_budget(spec: ApiSpec) -> Manifest:
     }
 
 
-def network_policy(spec: ApiSpec) -> Manifest:
-    # Any source may reach the API port and nothing else. Egress stays open: images, models and metrics go out.
+def _namespace_peers(names: list[str] | None) -> list[Manifest]:
+    """Pods of the named namespaces, or of every namespace of the cluster (``None``)."""
+    if names is None:
+        return [{"namespaceSelector": {}}]
+    return [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}} for name in names]
+
+
+def network_policy(spec: ApiSpec, endpoint: EndpointTarget | None = None) -> Manifest:
+    """Who may reach the API port (nothing reaches any other): with ``endpoint``, its load balancer's subnets and the
+    pods of ``allowed_namespaces``; without, pods of ``allowed_namespaces`` (default: every namespace). Egress stays
+    open: images, models and metrics go out. The kubelet's probes come from the pod's own node, which a NetworkPolicy
+    never blocks (Kubernetes documentation, Network Policies)."""
+    sources: list[Manifest]
+    if endpoint is None:
+        sources = _namespace_peers(spec.allowed_namespaces)
+    elif not endpoint.load_balancer_cidrs:
+        sources = []
+    else:
+        sources = [{"ipBlock": {"cidr": cidr}} for cidr in endpoint.load_balancer_cidrs]
+        if spec.allowed_namespaces is not None:
+            sources += _namespace_peers(spec.allowed_namespaces)
+    rule: Manifest = {"ports": [{"protocol": "TCP", "port": spec.port}]}
+    if sources:
+        rule["from"] = sources
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -277,7 +301,7 @@ def network_policy(spec: ApiSpec) -> Manifest:
         "spec": {
             "podSelector": {"matchLabels": selector_labels(spec)},
             "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"protocol": "TCP", "port": spec.port}]}],
+            "ingress": [rule],
         },
     }
 
@@ -311,7 +335,7 @@ def render_api(
         service(spec),
         *(autoscaler if autoscaler is not None else [horizontal_pod_autoscaler(spec)]),
         pod_disruption_budget(spec),
-        network_policy(spec),
+        network_policy(spec, endpoint),
     ]
     if endpoint is not None:
         objects.append(target_group_binding(spec, endpoint, labels(spec)))

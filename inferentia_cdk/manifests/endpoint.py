@@ -28,6 +28,9 @@ class EndpointTarget:
     target_group_full_name: str | None = None
     """The target group's ARN suffix (``targetgroup/<name>/<id>``), its CloudWatch dimension; needed only to scale on
     ``requests_per_replica``."""
+    load_balancer_cidrs: tuple[str, ...] = ()
+    """The CIDRs of the subnets the load balancer sits in, where its connections to the pods come from: the API's
+    NetworkPolicy admits them. Empty: any source may reach the API port."""
 
 
 def target_group_binding(spec: ApiSpec, target: EndpointTarget, labels: dict[str, str]) -> dict[str, Any]:

@@ -140,9 +140,13 @@ def autoscaler_objects(
 
 def keda_values(node_selector: dict[str, str]) -> dict[str, Any]:
     """Helm values of the KEDA chart: its pods on ``node_selector`` nodes, the operator's ServiceAccount named as the
-    Pod Identity association expects, and no IRSA (Pod Identity needs no annotation)."""
+    Pod Identity association expects, no IRSA (Pod Identity needs no annotation), and no access to the cluster's
+    Secrets: the ScaledObjects authenticate with Pod Identity only, so the operator's ClusterRole needs no ``secrets``
+    rule (``permissions.operator.restrict.secret`` drops it: kedacore/charts keda/templates/manager/clusterrole.yaml,
+    checked 2026-12-04)."""
     return {
         "nodeSelector": dict(node_selector),
         "serviceAccount": {"operator": {"create": True, "name": KEDA_OPERATOR_SERVICE_ACCOUNT}},
         "podIdentity": {"aws": {"irsa": {"enabled": False}}},
+        "permissions": {"operator": {"restrict": {"secret": True}}},
     }

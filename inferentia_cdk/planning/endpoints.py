@@ -9,16 +9,29 @@ import ipaddress
 import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from pydantic import ValidationError
 
 from ..config.models import ApiSpec, EndpointsSpec, InferentiaConfig
-from ..config.problems import Path, Problem, rule
+from ..config.problems import Path, Problem, argument_problem, pydantic_problems, rule
 
 # Elastic Load Balancing quotas of an Application Load Balancer: 100 rules (default rules not counted) and 100 target
 # groups. Each exposed API takes one rule and one target group, so one load balancer carries at most 100 APIs.
 MAX_EXPOSED_APIS = 100
 # Listener rule priorities are 1-50000 and unique per listener.
 MAX_RULE_PRIORITY = 50_000
+
+CLUSTER_VPC_CIDR = "10.0.0.0/16"
+"""The IPv4 block of the cluster stack's VPC (aws-cdk-lib's default, stated): the load balancer's default clients and
+its egress to the pods are this literal, which cdk-nag, cfn-lint and a reader can evaluate, rather than the VPC's
+deploy-time ``CidrBlock`` attribute (on which cdk-nag's AwsSolutions-EC23 throws instead of judging)."""
+# Security groups: 60 inbound and 60 outbound rules each (VPC quotas, adjustable; default). The load balancer's group
+# has one outbound rule per distinct API port.
+MAX_SECURITY_GROUP_RULES = 60
+LOAD_BALANCER_EGRESS_PORTS = rule(
+    "EP250", "error", "the load balancer's security group has an outbound rule per distinct API port, at most 60"
+)
 
 DEREGISTRATION_DELAY_SECONDS = 30
 """How long the load balancer lets a leaving pod finish its in-flight requests (target group attribute)."""
@@ -77,6 +90,15 @@ class EndpointsPlan:
 
     def api(self, name: str) -> ExposedApi | None:
         return next((api for api in self.apis if api.name == name), None)
+
+    @property
+    def api_ports(self) -> tuple[int, ...]:
+        """The distinct ports the load balancer calls pods on: its only way out (one egress rule each)."""
+        return tuple(sorted({api.port for api in self.apis}))
+
+    def client_cidrs(self, vpc_cidr: str) -> tuple[str, ...]:
+        """Who may connect: ``allowed_cidrs``, or else the VPC's CIDR ``vpc_cidr``."""
+        return tuple(self.spec.allowed_cidrs) if self.spec.allowed_cidrs is not None else (vpc_cidr,)
 
 
 def _slot(name: str) -> int:
@@ -164,8 +186,11 @@ REGION_FOR_ENDPOINTS = rule("EP009", "error", "cluster.region is set when APIs a
 EXPOSED_APIS_LIMIT = rule("EP010", "error", "one load balancer exposes at most 100 APIs (listener rule quota)")
 
 
-def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> list[Problem]:
-    path: Path = ("endpoints",)
+def check_endpoints_spec(
+    spec: EndpointsSpec, *, region: str | None, account: str | None, path: Path = ("endpoints",)
+) -> list[Problem]:
+    """The rules of one ``endpoints`` section on its own; ``region`` and ``account`` (None when unknown) are the
+    cluster's. The config path and :class:`inferentia_cdk.constructs.api_load_balancer.ApiLoadBalancer` both run it."""
     problems: list[Problem] = []
     internet_facing = spec.scheme == "internet-facing"
     if internet_facing and spec.certificate_arn is None:
@@ -187,20 +212,20 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
                 )
             )
         else:
-            region, account = match.group("region"), match.group("account")
-            if config.cluster.region is not None and region != config.cluster.region:
+            certificate_region, certificate_account = match.group("region"), match.group("account")
+            if region is not None and certificate_region != region:
                 problems.append(
                     CERTIFICATE_REGION.problem(
                         (*path, "certificate_arn"),
-                        f"the certificate is in {region}, but a load balancer can only use certificates of its own "
-                        f"region, cluster.region {config.cluster.region!r}",
+                        f"the certificate is in {certificate_region}, but a load balancer can only use certificates "
+                        f"of its own region, cluster.region {region!r}",
                     )
                 )
-            if config.cluster.account is not None and account != config.cluster.account:
+            if account is not None and certificate_account != account:
                 problems.append(
                     CERTIFICATE_ACCOUNT.problem(
                         (*path, "certificate_arn"),
-                        f"the certificate belongs to account {account}, not cluster.account {config.cluster.account}",
+                        f"the certificate belongs to account {certificate_account}, not cluster.account {account}",
                     )
                 )
     if spec.allowed_cidrs is None:
@@ -235,7 +260,23 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
                 "such as 'api.example.com'",
             )
         )
+    return problems
+
+
+def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> list[Problem]:
+    path: Path = ("endpoints",)
+    problems = check_endpoints_spec(spec, region=config.cluster.region, account=config.cluster.account)
     exposed = config.exposed_apis()
+    ports = sorted({api.port for api in exposed})
+    if len(ports) > MAX_SECURITY_GROUP_RULES:
+        problems.append(
+            LOAD_BALANCER_EGRESS_PORTS.problem(
+                path,
+                f"the exposed APIs listen on {len(ports)} different ports, but the load balancer reaches its pods "
+                f"through one security group rule per port, at most {MAX_SECURITY_GROUP_RULES} (VPC quota); put "
+                "APIs on shared ports",
+            )
+        )
     if exposed and config.cluster.region is None:
         problems.append(
             REGION_FOR_ENDPOINTS.problem(
@@ -359,3 +400,28 @@ def check_operator_access(config: InferentiaConfig) -> list[Problem]:
 def api_url(plan: EndpointsPlan, api: ApiSpec | ExposedApi, host: str) -> str:
     """The URL clients call an API at; ``host`` is the domain name or the load balancer's DNS name."""
     return f"{plan.url_scheme}://{host}/{api.name}/"
+
+
+def exposed_api_problems(api: object, argument: str | Path = "api") -> list[Problem]:
+    """Why ``api`` (a construct's keyword argument) is not an :class:`ExposedApi` that :func:`plan_endpoints` could
+    have made: its name, port and health path under ``ApiSpec``'s rules, a listener rule priority in range and the
+    output id of its name."""
+    if not isinstance(api, ExposedApi):
+        return [argument_problem(argument, api, "an ExposedApi (from plan_endpoints(config).apis)")]
+    at: Path = (argument,) if isinstance(argument, str) else argument
+    problems: list[Problem] = []
+    fields = {"name": api.name, "port": api.port, "health_path": api.health_path}
+    try:
+        # ApiSpec's own validators, on the fields an endpoint uses: the other required fields are stand-ins.
+        ApiSpec.model_validate({**fields, "node_group": "-", "image": "stand-in"})
+    except ValidationError as error:
+        problems += [replace(p, path=(*at, *p.path)) for p in pydantic_problems(error)]
+    if (
+        isinstance(api.priority, bool)
+        or not isinstance(api.priority, int)
+        or not 1 <= api.priority <= MAX_RULE_PRIORITY
+    ):
+        problems.append(argument_problem((*at, "priority"), api.priority, f"an int from 1 to {MAX_RULE_PRIORITY}"))
+    if not problems and api.output_id != output_id(api.name):
+        problems.append(argument_problem((*at, "output_id"), api.output_id, repr(output_id(api.name))))
+    return problems

@@ -97,6 +97,7 @@ class InferentiaApisStack(cdk.Stack):
                 endpoint.target_group.target_group_arn,
                 load_balancer.security_group.security_group_id,
                 endpoint.target_group.target_group_full_name,
+                load_balancer.subnet_cidrs,
             )
             # On this stack, not the shard: cdk deploy prints, and other stacks read, only top-level outputs.
             cdk.CfnOutput(

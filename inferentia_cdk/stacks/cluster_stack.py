@@ -9,7 +9,6 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -20,13 +19,15 @@ from ..catalog import versions
 from ..config.models import InferentiaConfig
 from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
+from ..constructs.cluster_key import cluster_key
 from ..constructs.keda import Keda
 from ..constructs.model_storage import add_model_storage
+from ..constructs.network_policy import enforce_network_policies
 from ..constructs.neuron_device_plugin import NeuronDevicePlugin
 from ..constructs.neuron_nodegroup import NeuronNodegroup
 from ..constructs.neuron_quota_check import add_quota_check
 from ..constructs.observability import ContainerInsights
-from ..planning.endpoints import plan_endpoints
+from ..planning.endpoints import CLUSTER_VPC_CIDR, plan_endpoints
 from ..planning.scaling import needs_keda
 
 _ENDPOINT_ACCESS = {
@@ -73,17 +74,12 @@ class InferentiaClusterStack(cdk.Stack):
         self.config = config
         spec = config.cluster
 
-        self.key = kms.Key(
-            self,
-            "Key",
-            description=f"Envelope encryption of Kubernetes secrets and logs of EKS cluster {spec.name}",
-            enable_key_rotation=True,
-        )
-        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com"))
+        self.key = cluster_key(self, "Key", cluster_name=spec.name)
 
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr(CLUSTER_VPC_CIDR),
             max_azs=spec.max_azs,
             nat_gateways=spec.nat_gateways,
             # Stated, not left to cdk.json's feature flag: an app that uses this stack may not set the flag.
@@ -141,6 +137,8 @@ class InferentiaClusterStack(cdk.Stack):
             )
             for group in config.node_groups
         }
+        # Enforces the NetworkPolicies of the APIs and the Neuron add-ons: without it they are stored, not applied.
+        self.vpc_cni = enforce_network_policies(self, "VpcCni", cluster=self.cluster)
         # Node auto-repair of the Neuron node groups acts on what this agent reports, failed Neuron devices included.
         self.node_monitoring_agent = eks.Addon(
             self, "NodeMonitoringAgent", cluster=self.cluster, addon_name=versions.NODE_MONITORING_AGENT_ADDON
@@ -180,7 +178,12 @@ class InferentiaClusterStack(cdk.Stack):
         self.api_load_balancer: ApiLoadBalancer | None = None
         if self.endpoints_plan is not None:
             self.api_load_balancer = ApiLoadBalancer(
-                self, "ApiLoadBalancer", cluster=self.cluster, vpc=self.vpc, plan=self.endpoints_plan
+                self,
+                "ApiLoadBalancer",
+                cluster=self.cluster,
+                vpc=self.vpc,
+                plan=self.endpoints_plan,
+                vpc_cidr=CLUSTER_VPC_CIDR,
             )
             cdk.CfnOutput(
                 self,
