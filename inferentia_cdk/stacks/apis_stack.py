@@ -116,6 +116,7 @@ class InferentiaApisStack(cdk.Stack):
             container_insights=self.container_insights,
             cluster_name=config.cluster.name,
             region=self._region,
+            acknowledge=config.acknowledge,
         )
         observability = config.observability
         endpoint_group = self.endpoints[spec.name].target_group if spec.name in self.endpoints else None
