@@ -8,6 +8,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from pydantic import ValidationError
 from synth_support import Synthesized
 
 from inferentia_cdk import catalog
@@ -81,8 +82,10 @@ def test_plugin_image_is_the_pinned_public_tag_from_config() -> None:
 
 
 def test_latest_is_never_accepted() -> None:
-    with pytest.raises(ValueError, match="never 'latest'"):
+    with pytest.raises(ValidationError) as raised:
         DevicePluginSpec(version="latest")
+    assert [error["type"] for error in raised.value.errors()] == ["CLU006"]
+    assert "never 'latest'" in str(raised.value)
 
 
 def test_plugin_pod_matches_the_chart() -> None:

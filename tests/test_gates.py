@@ -305,3 +305,14 @@ def test_checkov_finds_nothing_beyond_the_skip_list(checkov_findings: list[dict[
 def test_every_checkov_skip_is_still_needed(checkov_findings: list[dict[str, Any]]) -> None:
     stale = [f"{s['check']} {s['resource']}" for s in _skips() if not any(_matches(s, f) for f in checkov_findings)]
     assert stale == []
+
+
+def test_the_bundled_example_synthesizes_without_a_warning(default_app: Synthesized) -> None:
+    # examples/inferentia.yaml acknowledges its inf1 warning (NG006) with its reason: a newcomer's first synth is clean.
+    annotations = [
+        violation
+        for plugin in _validation_report(default_app)["pluginReports"]
+        if plugin["pluginName"] == "Construct Annotations"
+        for violation in plugin["violations"]
+    ]
+    assert annotations == []

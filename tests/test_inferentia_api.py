@@ -326,6 +326,17 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
     annotations = [entry for entry in created.node.metadata if entry.type == "aws:cdk:warning"]
     assert len(annotations) == 1
     assert "[ack: inferentia-cdk:compiled_neuroncores]" in str(annotations[0].data)
+    quiet = InferentiaApi(
+        stack,
+        "Quiet",
+        cluster=cluster,
+        spec=spec.model_copy(update={"name": "quiet"}),
+        node_group=node_group,
+        scheduler_extension=True,
+        acknowledge={"NCG003": "compiled for one core on purpose"},
+    )
+    assert quiet.warnings == () and [a.problem.code for a in quiet.acknowledged] == ["NCG003"]
+    assert [entry for entry in quiet.node.metadata if entry.type == "aws:cdk:warning"] == []
     assert isinstance(created, eks.KubernetesManifest)  # the manifest itself: no construct node in between
     resource = created.node.find_child("Resource").node.default_child
     assert resource.cfn_resource_type == "Custom::AWSCDK-EKS-KubernetesResource"

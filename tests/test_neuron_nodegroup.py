@@ -313,3 +313,30 @@ def test_bottlerocket_user_data_is_valid_toml_without_formats_eks_cannot_merge()
     assert tomllib.loads(BOTTLEROCKET_USER_DATA)["settings"]["kubernetes"]["device-ownership-from-security-context"]
     # EKS's merge does not support quoted keys in bracketed headers, among others (EKS User Guide, launch templates).
     assert '"' not in BOTTLEROCKET_USER_DATA
+
+
+def test_a_warning_acknowledged_by_code_becomes_no_annotation(bare_cluster: Any) -> None:
+    group = _build(bare_cluster, instance_types=["inf1.xlarge"], acknowledge={"NG006": "an inf1-compiled model"})
+    assert group.warnings == ()
+    assert [(a.problem.code, a.reason) for a in group.acknowledged] == [("NG006", "an inf1-compiled model")]
+    assert [entry for entry in group.node.metadata if entry.type == "aws:cdk:warning"] == []
+    shown = _build(bare_cluster, instance_types=["inf1.xlarge"])
+    (annotation,) = [str(e.data) for e in shown.node.metadata if e.type == "aws:cdk:warning"]
+    assert "[NG006]" in annotation and "[ack: inferentia-cdk:instance_types]" in annotation
+
+
+@pytest.mark.parametrize(
+    ("acknowledge", "code"),
+    [
+        ({"NG007": "sizes"}, "ACK001"),
+        ({"XX001": "typo"}, "ACK001"),
+        ({"NG006": ""}, "ACK002"),
+        ({"NG006": None}, "ACK002"),
+        (["NG006"], "ARG001"),
+    ],
+)
+def test_a_construct_refuses_what_the_config_refuses_in_acknowledge(
+    bare_cluster: Any, acknowledge: Any, code: str
+) -> None:
+    message = _rejected(bare_cluster, instance_types=["inf1.xlarge"], acknowledge=acknowledge)
+    assert message.endswith(f"[{code}]") and "acknowledge" in message

@@ -147,7 +147,6 @@ def test_neuroncore_scaling_needs_container_insights() -> None:
     [
         ({"alarm_topic_arn": "arn:aws:sqs:us-east-1:123456789012:q"}, "OBS001"),
         ({"alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:alarms"}, "OBS002"),
-        ({"alarm_topic_arn": "arn:aws:sns:us-east-1:123456789012:alarms", "dashboards": False}, "OBS003"),
     ],
 )
 def test_the_alarm_topic_is_an_sns_topic_of_the_cluster_region(observability: dict[str, Any], code: str) -> None:

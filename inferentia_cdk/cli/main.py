@@ -221,8 +221,16 @@ def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             (len(loaded.warnings), "warning"),
         )
     )
-    print(f"{loaded.source}: valid ({counts})", file=out)
+    acknowledged = f", {len(loaded.acknowledged)} acknowledged" if loaded.acknowledged else ""
+    print(f"{loaded.source}: valid ({counts}{acknowledged})", file=out)
+    print_acknowledged(loaded, out)
     return EXIT_VALID
+
+
+def print_acknowledged(loaded: LoadedConfig, out: TextIO) -> None:
+    """What the config's ``acknowledge`` silenced: code, path and reason, one line each."""
+    for item in loaded.acknowledged:
+        print(f"acknowledged: {item.render(loaded.source)}", file=out)
 
 
 def run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -235,6 +243,7 @@ def run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "config": loaded.source,
             "apis": [p.as_json() for p in plans],
             "warnings": [w.render(loaded.source) for w in loaded.warnings],
+            "acknowledged": [a.as_json() for a in loaded.acknowledged],
         }
         print(json.dumps(document, indent=2), file=out)
         return EXIT_VALID
@@ -244,6 +253,7 @@ def run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"{loaded.source}: no APIs to plan", file=out)
     else:
         print("\n\n".join(p.as_text() for p in plans), file=out)
+    print_acknowledged(loaded, out)
     return EXIT_VALID
 
 

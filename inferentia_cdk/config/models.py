@@ -810,6 +810,35 @@ class ObservabilitySpec(Model):
     """SNS topic the alarms notify (alarm and OK). Default: alarms only change state."""
 
 
+ACKNOWLEDGEMENT_REASON = rule(
+    "ACK002", "error", "an acknowledgement gives its reason: plain text of 1-500 printable characters"
+)
+ACKNOWLEDGEMENT_REASON_MAX = 500
+
+
+def acknowledgement_reason_error(value: object) -> str | None:
+    """Why ``value`` is not the reason of an acknowledgement (plain printable text, 1-500 characters), or None."""
+    if (
+        isinstance(value, str)
+        and value.strip()
+        and len(value) <= ACKNOWLEDGEMENT_REASON_MAX
+        and value.isprintable()
+        and not is_token(value)
+    ):
+        return None
+    return (
+        f"the reason {shown(value)} must be plain text of 1-{ACKNOWLEDGEMENT_REASON_MAX} printable characters saying "
+        "why the warning does not apply here"
+    )
+
+
+def _acknowledgement_reason(value: str) -> str:
+    error = acknowledgement_reason_error(value)
+    if error:
+        raise ACKNOWLEDGEMENT_REASON.invalid(error)
+    return value
+
+
 class InferentiaConfig(Model):
     """The whole configuration: one cluster, its Neuron node groups, the device plugin and the APIs."""
 
@@ -825,6 +854,9 @@ class InferentiaConfig(Model):
     endpoints: EndpointsSpec | None = None
     """Expose APIs through one load balancer with a URL each. Absent: APIs stay cluster-internal (ClusterIP)."""
     observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec)
+    acknowledge: dict[str, Annotated[str, AfterValidator(_acknowledgement_reason)]] = Field(default_factory=dict)
+    """Warnings acknowledged by rule code, each with its reason (``{NG006: "..."}``): they leave the output, and
+    ``validate`` and ``plan`` list them. Warning codes only (docs/rules.md); an error cannot be acknowledged."""
 
     @model_validator(mode="before")
     @classmethod

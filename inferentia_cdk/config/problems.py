@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -132,6 +132,47 @@ def list_argument_problems(argument: str, value: object, item_type: type, valid:
         for i, item in enumerate(value)
         if not isinstance(item, item_type)
     ]
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """A warning the user acknowledged by its code, with the reason they gave."""
+
+    problem: Problem
+    reason: str
+
+    def render(self, source: str | None = None) -> str:
+        """``file:line: path: [CODE] reason``, one line."""
+        problem = self.problem
+        prefix = ""
+        if source is not None:
+            prefix = f"{source}:{problem.line}: " if problem.line is not None else f"{source}: "
+        return one_line(f"{prefix}{problem.location}: [{problem.code}] {self.reason}")
+
+    def as_json(self) -> dict[str, object]:
+        problem = self.problem
+        return {"code": problem.code, "path": problem.location, "line": problem.line, "reason": self.reason}
+
+
+def acknowledge(
+    problems: Iterable[Problem], acknowledgements: Mapping[str, str]
+) -> tuple[list[Problem], list[Acknowledged]]:
+    """``problems`` without the warnings whose code is acknowledged, and those warnings with their reasons. Errors
+    are never acknowledged (the rules refuse the code of an error in ``acknowledge``)."""
+    kept: list[Problem] = []
+    acknowledged: list[Acknowledged] = []
+    for problem in problems:
+        reason = acknowledgements.get(problem.code or "") if problem.severity == "warning" else None
+        if reason is None:
+            kept.append(problem)
+        else:
+            acknowledged.append(Acknowledged(problem, reason))
+    return kept, acknowledged
+
+
+def in_file_order(problems: Iterable[Problem]) -> list[Problem]:
+    """``problems`` by line, then path: the order a reader meets them in the file (unlocated ones first)."""
+    return sorted(problems, key=lambda p: (p.line or 0, p.location))
 
 
 def errors(problems: Iterable[Problem]) -> list[Problem]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -9,13 +10,14 @@ from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
 from ..config.models import ApiSpec, NodeGroupSpec
-from ..config.problems import argument_problem, errors, raise_for_errors, rule
+from ..config.problems import argument_problem, errors, raise_for_errors, rule, warnings
 from ..manifests.api import family_of_group, render_api
 from ..manifests.endpoint import EndpointTarget
 from ..manifests.scaling import autoscaler_objects
 from ..planning.scaling import check_autoscaling
 from ..planning.sizing import ReplicaSizing, size_api
 from ..planning.validation import check_api, check_node_group
+from ._acknowledge import acknowledgement_problems, report_warnings
 
 GIVEN_NODE_GROUP = rule("ARG002", "error", "the node group given to an API construct is the one its spec names")
 
@@ -50,6 +52,9 @@ class InferentiaApi(eks.KubernetesManifest):
         ``neuroncore_utilization`` needs its metrics.
     :param cluster_name: default the cluster's ``cluster_name``. The literal name, for the ``ClusterName`` dimension of
         the NeuronCore metric; needed only when the cluster's name is a token.
+    :param acknowledge: default ``None``. Warnings acknowledged by rule code, each with its reason
+        (``{"NCG003": "compiled small on purpose"}``, docs/rules.md): they are kept in :attr:`acknowledged` instead of
+        becoming annotations. Only warning codes; an error cannot be acknowledged.
     :param region: default the stack's region. Where the KEDA triggers read CloudWatch, and the region of the
         bucket of an API with a ``model``; read only for those.
 
@@ -76,6 +81,7 @@ class InferentiaApi(eks.KubernetesManifest):
         container_insights: bool = False,
         cluster_name: str | None = None,
         region: str | None = None,
+        acknowledge: Mapping[str, str] | None = None,
     ) -> None:
         arguments = [
             argument_problem(name, value, valid)
@@ -115,8 +121,7 @@ class InferentiaApi(eks.KubernetesManifest):
             container_insights=True if container_insights else None,
         )
         # Raise before the construct joins the tree: a bad spec leaves no half-built API behind.
-        raise_for_errors(problems)
-        warnings = tuple(p for p in problems if p.severity == "warning")
+        raise_for_errors(problems + acknowledgement_problems(acknowledge))
         sizing = size_api(spec.compute, family_of_group(node_group), spec.processes_per_replica)
         # Only the CloudWatch triggers name a region and cluster; each read is a round trip to the jsii process, so a
         # CPU-scaled API (a plain HPA) makes none.
@@ -138,12 +143,9 @@ class InferentiaApi(eks.KubernetesManifest):
         super().__init__(scope, construct_id, cluster=cluster, manifest=objects)
         self.spec = spec
         self.node_group = node_group
-        self.warnings = warnings
         self.sizing: ReplicaSizing = sizing
         self.objects: list[dict[str, Any]] = objects
-        for warning in warnings:
-            # One id per field (inferentia-cdk:compiled_neuroncores...): a deliberate choice can be acknowledged.
-            cdk.Annotations.of(self).add_warning_v2(f"inferentia-cdk:{warning.path[-1]}", warning.message)
+        self.warnings, self.acknowledged = report_warnings(self, warnings(problems), acknowledge)
 
     @property
     def namespace(self) -> str:

@@ -7,7 +7,7 @@ without RBAC (aws/aws-cdk issue 29262). The device plugin comes from :class:`Neu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -30,6 +30,7 @@ from ..config.problems import (
 from ..manifests.node_contract import NEURON_TAINT_KEY, NEURON_TAINT_VALUE, node_labels, node_template_tags
 from ..planning.capacity import NodeGroupCapacity
 from ..planning.validation import check_node_group
+from ._acknowledge import acknowledgement_problems, report_warnings
 
 AMI_TYPES = {"al2023": "AL2023_x86_64_NEURON", "bottlerocket": "BOTTLEROCKET_x86_64"}
 """``AmiType`` of AWS::EKS::Nodegroup per ``ami``: the x86_64 AMIs that carry the Neuron driver."""
@@ -157,8 +158,9 @@ class NeuronNodegroup(Construct):
     Raises ``problems.ConfigError`` naming each wrong field, its value and the valid choices before creating any
     resource. Warnings (several instance sizes in one group, inf1 on a legacy Neuron driver) become warning
     annotations with the id ``inferentia-cdk:instance_types``, which ``Annotations.of(group).acknowledge_warning``
-    accepts, and stay in :attr:`warnings`. ``capacity`` (a :class:`NodeGroupCapacity`) gives instance types, max
-    nodes, vCPUs, chips and cores per node and the quota code of the group's capacity type.
+    accepts, and stay in :attr:`warnings`; ``acknowledge={"NG006": "reason"}`` acknowledges them by rule code
+    (docs/rules.md) instead, and keeps them in :attr:`acknowledged`. ``capacity`` (a :class:`NodeGroupCapacity`)
+    gives instance types, max nodes, vCPUs, chips and cores per node and the quota code of the group's capacity type.
     """
 
     def __init__(
@@ -177,6 +179,7 @@ class NeuronNodegroup(Construct):
         disk_size: int = 100,
         node_auto_repair: bool = True,
         lnc: int | None = None,
+        acknowledge: Mapping[str, str] | None = None,
     ) -> None:
         # A rejected argument is a problem of its own; a valid stand-in lets every other problem be found too.
         bad_ami = ami_problem(ami)
@@ -209,15 +212,12 @@ class NeuronNodegroup(Construct):
         except ValidationError as error:
             raise ConfigError(problems + pydantic_problems(error)) from None
         group_problems = check_node_group(spec)
-        raise_for_errors(problems + group_problems)
+        raise_for_errors(problems + group_problems + acknowledgement_problems(acknowledge))
         super().__init__(scope, construct_id)
         self.spec = spec
         self.capacity = NodeGroupCapacity.of(spec)
         self.cluster = cluster
-        self.warnings = tuple(warnings(group_problems))
-        for warning in self.warnings:
-            # One id per field (inferentia-cdk:instance_types), as for APIs: a deliberate choice can be acknowledged.
-            cdk.Annotations.of(self).add_warning_v2(f"inferentia-cdk:{warning.path[-1]}", warning.message)
+        self.warnings, self.acknowledged = report_warnings(self, warnings(group_problems), acknowledge)
         self.node_template_tags = node_template_tags(self.capacity)
         family = self.capacity.family
         self.lnc_user_data = (
@@ -286,8 +286,9 @@ class NeuronNodegroup(Construct):
         *,
         cluster: eks.ICluster,
         spec: NodeGroupSpec,
+        acknowledge: Mapping[str, str] | None = None,
     ) -> NeuronNodegroup:
-        """A node group from a config's ``node_groups`` entry."""
+        """A node group from a config's ``node_groups`` entry (and the config's ``acknowledge``)."""
         return cls(
             scope,
             construct_id,
@@ -302,6 +303,7 @@ class NeuronNodegroup(Construct):
             disk_size=spec.disk_size,
             node_auto_repair=spec.node_auto_repair,
             lnc=spec.lnc,
+            acknowledge=acknowledge,
         )
 
     def _launch_template(self, user_data: str, disk_device: str) -> ec2.LaunchTemplate:

@@ -27,7 +27,20 @@ import yaml
 from pydantic import ValidationError
 
 from ..config.models import InferentiaConfig
-from ..config.problems import ConfigError, Path, Problem, Rule, errors, pydantic_problems, rule, shown
+from ..config.problems import (
+    Acknowledged,
+    ConfigError,
+    Path,
+    Problem,
+    Rule,
+    acknowledge,
+    errors,
+    in_file_order,
+    pydantic_problems,
+    rule,
+    shown,
+    warnings,
+)
 from .validation import check_config
 
 MAX_CONFIG_BYTES = 1 << 20
@@ -45,6 +58,8 @@ class LoadedConfig:
     config: InferentiaConfig
     warnings: tuple[Problem, ...]
     source: str
+    acknowledged: tuple[Acknowledged, ...] = ()
+    """The warnings the config's ``acknowledge`` silenced, with their reasons."""
 
 
 # libyaml's parser where PyYAML was built with it: the same events, several times faster on large configs.
@@ -477,12 +492,21 @@ def _rules_on_well_formed_part(data: dict[Any, Any], shape_problems: list[Proble
     """
     broken: dict[str, set[int]] = {name: set() for name in _LISTS}
     partial = dict(data)
+    pruned: list[Path] = []
     for problem in shape_problems:
         head = problem.path[0] if problem.path else None
         if head in _LISTS and len(problem.path) > 1 and isinstance(problem.path[1], int):
             broken[str(head)].add(problem.path[1])
         elif head is not None:
-            partial.pop(head, None)
+            # Only the broken key of a section falls back to its default: the rest of the section (cluster.region
+            # beside a bad cluster.name) still counts for the cross-field rules.
+            section = partial.get(head)
+            if len(problem.path) > 1 and isinstance(section, dict):
+                partial[head] = {k: v for k, v in section.items() if k != problem.path[1]}
+                pruned.append(problem.path[:2])
+            else:
+                partial.pop(head, None)
+                pruned.append(problem.path[:1])
     groups = data.get("node_groups")
     dropped_groups = {
         group.get("name")
@@ -511,6 +535,8 @@ def _rules_on_well_formed_part(data: dict[Any, Any], shape_problems: list[Proble
     found = []
     for problem in check_config(config):
         path = problem.path
+        if any(path[: len(prefix)] == prefix for prefix in pruned):
+            continue  # about a value that fell back to its default: its own problem is reported already
         if len(path) > 1 and path[0] in kept and isinstance(path[1], int):
             path = (path[0], kept[str(path[0])][path[1]], *path[2:])
         found.append(replace(problem, path=path))
@@ -546,7 +572,7 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
     if document.problems:
         raise ConfigError(document.problems, str(source))
     config, problems = parse_config(document.data)
-    located = [p.with_line(document.line_of(p.path) or 1) for p in problems]
+    located = in_file_order(p.with_line(document.line_of(p.path) or 1) for p in problems)
     found = errors(located)
     if len(found) > MAX_PROBLEMS:
         hidden = found[MAX_PROBLEMS]
@@ -554,4 +580,5 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
         found = [*found[:MAX_PROBLEMS], rest.with_line(hidden.line)]
     if config is None or found:
         raise ConfigError(found, str(source))
-    return LoadedConfig(config, tuple(p for p in located if p.severity == "warning"), str(source))
+    shown_warnings, acknowledged = acknowledge(warnings(located), config.acknowledge)
+    return LoadedConfig(config, tuple(shown_warnings), str(source), tuple(acknowledged))

@@ -228,7 +228,9 @@ def check_autoscaling(
 
 TOPIC_ARN = rule("OBS001", "error", "alarm_topic_arn is an SNS topic ARN")
 TOPIC_REGION = rule("OBS002", "error", "the alarm topic is in the cluster's region")
-TOPIC_UNUSED = rule("OBS003", "error", "an alarm topic is set only when alarms are made (dashboards on)")
+TOPIC_UNUSED = rule(
+    "OBS003", "warning", "an alarm topic is set only where alarms are made (dashboards on and an exposed API)"
+)
 
 
 def check_scaling(config: InferentiaConfig) -> list[Problem]:
@@ -260,5 +262,13 @@ def check_scaling(config: InferentiaConfig) -> list[Problem]:
         if not observability.dashboards:
             problems.append(
                 TOPIC_UNUSED.problem(path, "has no effect with dashboards: false (no alarms are made); remove one")
+            )
+        elif not exposed:
+            problems.append(
+                TOPIC_UNUSED.problem(
+                    path,
+                    "has no effect: alarms are made for exposed APIs (5xx rate, no healthy targets) and no API is "
+                    "exposed; expose one through endpoints, or remove the topic",
+                )
             )
     return problems

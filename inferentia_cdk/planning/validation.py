@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 
 from .. import catalog
@@ -23,7 +23,7 @@ from ..config.models import (
     is_token,
     parse_quantity,
 )
-from ..config.problems import Path, Problem, errors, rule, shown
+from ..config.problems import RULES, Path, Problem, errors, rule, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
 from .llm import check_engine
@@ -654,6 +654,28 @@ def _check_api_on(
     return problems
 
 
+UNKNOWN_ACKNOWLEDGEMENT = rule(
+    "ACK001", "error", "acknowledge names codes of warning rules only (an error cannot be acknowledged)"
+)
+
+
+def check_acknowledgements(acknowledgements: Mapping[str, str], path: Path = ("acknowledge",)) -> list[Problem]:
+    """Each acknowledged code is a warning's: a typo would otherwise acknowledge nothing, silently."""
+    valid = ", ".join(sorted(code for code, found in RULES.items() if found.severity == "warning"))
+    problems = []
+    for code in acknowledgements:
+        found = RULES.get(code)
+        if found is not None and found.severity == "warning":
+            continue
+        reason = (
+            f"{shown(code)} is no rule code"
+            if found is None
+            else f"{code} is an error ({found.summary}), and errors cannot be acknowledged"
+        )
+        problems.append(UNKNOWN_ACKNOWLEDGEMENT.problem((*path, code), f"{reason}; valid warning codes: {valid}"))
+    return problems
+
+
 ENV_TEMPLATE_SIZE = rule("ENV007", "error", "the APIs' env values fit in the APIs stack template")
 
 
@@ -729,4 +751,5 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
     problems += check_endpoints(config)
     problems += check_scaling(config)
     problems += check_operator_access(config)
+    problems += check_acknowledgements(config.acknowledge)
     return problems

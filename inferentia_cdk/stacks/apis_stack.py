@@ -123,6 +123,7 @@ class InferentiaApisStack(cdk.Stack):
             container_insights=self.container_insights,
             cluster_name=config.cluster.name,
             region=self._region,
+            acknowledge=config.acknowledge,
         )
         if spec.name in self.model_access:
             # The Pod Identity association first: Mountpoint asks for the pods' credentials when it mounts.

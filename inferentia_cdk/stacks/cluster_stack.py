@@ -133,7 +133,7 @@ class InferentiaClusterStack(cdk.Stack):
         # Neuron capacity: one node group per config entry, one device plugin for all of them.
         self.neuron_nodegroups: dict[str, NeuronNodegroup] = {
             group.name: NeuronNodegroup.from_spec(
-                self, f"NeuronNodegroup-{group.name}", cluster=self.cluster, spec=group
+                self, f"NeuronNodegroup-{group.name}", cluster=self.cluster, spec=group, acknowledge=config.acknowledge
             )
             for group in config.node_groups
         }
