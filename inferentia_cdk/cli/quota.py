@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..config.models import AWS_REGION, region_error
+from ..config.aws_grammar import region_error
 from ..config.problems import Problem
 from ..planning.capacity import NodeGroupCapacity
 from ..quota import service_quotas as quota
@@ -77,9 +77,8 @@ def format_table(statuses: Sequence[quota.QuotaStatus]) -> str:
 
 
 def _region_problem(region: str | None, origin: str) -> Problem | None:
-    if region is None or AWS_REGION.fullmatch(region):
-        return None
-    return Problem((origin,), region_error(region))
+    error = None if region is None else region_error(region)
+    return None if error is None else Problem((origin,), error)
 
 
 def run_quota(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -22,12 +22,15 @@ from ..config.models import (
     is_token,
     parse_quantity,
 )
-from ..config.problems import Path, Problem, errors, shown
+from ..config.namespaces import RESERVED_NAMESPACES, RESERVED_PREFIX, reserved_namespace_reason
+from ..config.problems import Path, Problem, errors, rule, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
 from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
 from .sizing import divisors
+
+API_NAME_NAMESPACE = rule("NAME170", "error", "an API name is no namespace Kubernetes, the cluster or an add-on uses")
 
 
 def neuron_types_hint() -> str:
@@ -139,8 +142,6 @@ def check_replica_bounds(api: ApiSpec, path: Path = ()) -> list[Problem]:
 
 _MIB = 2**20
 
-RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
-"""Namespaces Kubernetes itself owns; an API's namespace is its name, so these names are taken."""
 # Kubernetes 1.34+ accepts any printable ASCII except '=' in an environment variable name.
 _ENV_NAME = re.compile(r"^[\x21-\x3c\x3e-\x7e]+$")
 MAX_CHIPS_PER_NODE = max(t.chips for t in catalog.INSTANCE_TYPES.values())
@@ -310,16 +311,18 @@ def check_contiguous_allocation(
 
 
 def check_api_name(api: ApiSpec, path: Path = ()) -> list[Problem]:
-    """An API's namespace is its name, so names Kubernetes owns are taken."""
-    if api.name in RESERVED_NAMESPACES or api.name.startswith("kube-"):
-        return [
-            Problem(
-                (*path, "name"),
-                f"API name {api.name!r} is also its namespace, and Kubernetes owns that namespace; pick another "
-                "name (not 'default' and not starting with 'kube-')",
-            )
-        ]
-    return []
+    """An API's namespace is its name: names of namespaces Kubernetes, the cluster or its add-ons use are taken."""
+    reason = reserved_namespace_reason(api.name)
+    if reason is None:
+        return []
+    taken = ", ".join(sorted(RESERVED_NAMESPACES))
+    return [
+        API_NAME_NAMESPACE.problem(
+            (*path, "name"),
+            f"API name {api.name!r} is also its namespace, and {reason}; pick another name (taken: {taken} and any "
+            f"name starting with {RESERVED_PREFIX!r})",
+        )
+    ]
 
 
 def _kubernetes_references(value: str) -> list[str]:
