@@ -262,9 +262,9 @@ def parse_cidr(text: object) -> Network | str:
             block = ipaddress.ip_network(text, strict=False)
         except ValueError:
             return f"{shown(text)} is not a CIDR block address/prefix, such as {CIDR_EXAMPLES}"
-        address = text.split("/")[0]
+        host = text.split("/")[0]
         return (
-            f"{shown(text)} has host bits set: write the block {str(block)!r}, or the one address {address}/"
+            f"{shown(text)} has host bits set: write the block {str(block)!r}, or the one address {host}/"
             f"{block.max_prefixlen}"
         )
     if isinstance(network, ipaddress.IPv6Network) and network.network_address.ipv4_mapped is not None:
