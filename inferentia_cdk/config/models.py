@@ -16,7 +16,16 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..catalog import versions
 from .aws_grammar import (
@@ -287,30 +296,33 @@ class ClusterSpec(Model):
             raise ValueError(error)
         return value
 
-    @model_validator(mode="after")
-    def _availability_zones(self) -> ClusterSpec:
-        zones = self.availability_zones
+    @field_validator("availability_zones")
+    @classmethod
+    def _availability_zones(cls, zones: list[str] | None, info: ValidationInfo) -> list[str] | None:
         if zones is None:
-            return self
-        region = None if self.region is None or is_token(self.region) else self.region
-        errors = [error for zone in zones if (error := availability_zone_error(zone, region))]
+            return zones
+        region = info.data.get("region")
+        if region is None:
+            raise ValueError("availability_zones needs cluster.region: zone names belong to one region")
+        known_region = None if is_token(region) else region
+        errors = [
+            error for zone in zones if not is_token(zone) and (error := availability_zone_error(zone, known_region))
+        ]
         if len(set(zones)) != len(zones):
-            errors.append("availability_zones lists a zone more than once")
-        if self.region is None:
-            errors.append("availability_zones needs cluster.region: zone names belong to one region")
-        if "max_azs" in self.model_fields_set and self.max_azs != len(zones):
-            errors.append(
+            errors.append("lists a zone more than once")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return zones
+
+    @model_validator(mode="after")
+    def _zones_and_max_azs(self) -> ClusterSpec:
+        zones = self.availability_zones
+        if zones is not None and "max_azs" in self.model_fields_set and self.max_azs != len(zones):
+            raise ValueError(
                 f"max_azs {self.max_azs} disagrees with the {len(zones)} availability_zones listed; drop max_azs "
                 "(the VPC uses exactly the zones listed)"
             )
-        if errors:
-            raise ValueError("; ".join(errors))
         return self
-
-    @property
-    def vpc_zone_count(self) -> int:
-        """The VPC's availability zones: those listed, else ``max_azs``."""
-        return len(self.availability_zones) if self.availability_zones is not None else self.max_azs
 
 
 class NodeGroupSpec(Model):

@@ -196,17 +196,16 @@ def check_allowed_cidrs(spec: EndpointsSpec, path: Path = ("endpoints", "allowed
                     "this source reaches no one; list the IPv4 blocks of the callers instead",
                 )
             )
-    if not spec.allow_any_source:
-        for version, everyone in ((4, "0.0.0.0/0"), (6, "::/0")):
-            if covers_internet([n for _, n in networks], version):
-                index = next(i for i, n in networks if n.version == version)
-                problems.append(
-                    CIDR_ANY_SOURCE.problem(
-                        (*path, index),
-                        f"the blocks of allowed_cidrs together cover every IPv{version} address ({everyone}), so "
-                        "anyone may call the APIs; set allow_any_source: true to say that is intended",
-                    )
-                )
+    # IPv6 blocks are refused above, so only IPv4 can admit everyone.
+    if not spec.allow_any_source and covers_internet([n for _, n in networks], 4):
+        index = next(i for i, n in networks if n.version == 4)
+        problems.append(
+            CIDR_ANY_SOURCE.problem(
+                (*path, index),
+                "the blocks of allowed_cidrs together cover every IPv4 address (0.0.0.0/0), so anyone may call the "
+                "APIs; set allow_any_source: true to say that is intended",
+            )
+        )
     if len(cidrs) > SECURITY_GROUP_RULES_QUOTA:
         problems.append(
             CIDR_RULES_QUOTA.problem(
@@ -236,9 +235,9 @@ def check_public_access_cidrs(
             problems.append(
                 PUBLIC_ACCESS_PRIVATE_RANGE.problem(
                     (*path, i),
-                    f"{str(network)!r} is not public address space (private, shared, loopback, link-local, "
-                    "documentation, multicast or reserved), which EKS refuses for the public endpoint; callers inside "
-                    "the VPC use the private endpoint, so list the public addresses your operators connect from",
+                    f"{str(network)!r} is not public address space (private, shared, loopback, link-local, multicast "
+                    "or reserved), which EKS refuses for the public endpoint; callers inside the VPC use the private "
+                    "endpoint, so list the public addresses your operators connect from",
                 )
             )
     if len(cidrs) > EKS_PUBLIC_ACCESS_CIDRS_QUOTA:
