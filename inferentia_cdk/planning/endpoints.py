@@ -26,7 +26,7 @@ from ..config.problems import Path, Problem, rule
 MAX_EXPOSED_APIS = 100
 MAX_RULE_PRIORITY = LISTENER_RULE_PRIORITY_MAX
 SECURITY_GROUP_RULES_QUOTA = 60
-"""Amazon VPC quota "Inbound or outbound rules per security group": 60 by default, adjustable (VPC User Guide,
+"""Amazon VPC quota "Inbound rules per security group": 60 by default, adjustable (VPC User Guide,
 Amazon VPC quotas, checked 2026-12-04). The load balancer's security group takes one inbound rule per allowed CIDR."""
 EKS_PUBLIC_ACCESS_CIDRS_QUOTA = 40
 """Amazon EKS quota "Public endpoint access CIDR ranges per cluster": 40, not adjustable (EKS User Guide, Amazon EKS
@@ -211,8 +211,8 @@ def check_allowed_cidrs(spec: EndpointsSpec, path: Path = ("endpoints", "allowed
             CIDR_RULES_QUOTA.problem(
                 path,
                 f"{len(cidrs)} CIDRs make {len(cidrs)} inbound rules on the load balancer's security group, above "
-                f"{SECURITY_GROUP_RULES_QUOTA}, the default Amazon VPC quota 'Inbound or outbound rules per security "
-                "group': the deploy fails unless that quota was raised; merge blocks into larger ones if you can",
+                f"{SECURITY_GROUP_RULES_QUOTA}, the default Amazon VPC quota 'Inbound rules per security group': the "
+                "deploy fails unless that quota was raised; merge blocks into larger ones if you can",
             )
         )
     return problems
