@@ -22,7 +22,7 @@ from ..config.problems import ConfigError, Problem
 from ..planning.capacity import NodeGroupCapacity
 from ..planning.loader import LoadedConfig, load_config
 from ..planning.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
-from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_replica
+from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_api
 
 EXIT_VALID = 0
 EXIT_INVALID = 2
@@ -48,8 +48,22 @@ class ApiPlan:
 
     @property
     def replicas_per_node(self) -> int:
-        """Replicas that fit on the node with the fewest chips, counting chips only."""
-        return self.capacity.chips_per_node // self.spec.compute.inf
+        """Replicas that fit on the node with the fewest chips, counting NeuronCores only."""
+        return self.capacity.neuroncores_per_node // self.sizing.neuroncores
+
+    def request_line(self) -> str:
+        """How the replica's NeuronCores follow from its request and the group's LNC."""
+        compute, family = self.spec.compute, self.sizing.family
+        lnc = f" at LNC {family.lnc}" if family.has_lnc else ""
+        if compute.unit == "chips":
+            return (
+                f"inf {compute.amount} x {family.cores_per_chip} NeuronCores per {family.name} chip{lnc} "
+                f"= {self.sizing.neuroncores} NeuronCores per replica"
+            )
+        return (
+            f"neuroncores {compute.amount} ({family.cores_per_chip} per {family.name} chip{lnc}; other pods may "
+            "hold the rest of its chips)"
+        )
 
     def advice(self) -> list[str]:
         """The warnings about this API, else the throughput-versus-latency reading of its layout."""
@@ -76,6 +90,9 @@ class ApiPlan:
             "instance_types": list(self.capacity.instance_type_names),
             "family": family.name,
             "inf": self.spec.compute.inf,
+            "requested_neuroncores": self.spec.compute.neuroncores,
+            "lnc": family.lnc,
+            "cores_per_chip": family.cores_per_chip,
             "processes_per_replica": self.spec.processes_per_replica,
             "threads_per_process": self.spec.threads_per_process,
             "ncg_size": self.sizing.ncg_size,
@@ -118,19 +135,18 @@ class ApiPlan:
         first = sizing.groups[0]
         lines = [
             f"{spec.name} (node group {spec.node_group}: {', '.join(self.capacity.instance_type_names)})",
-            f"  inf {spec.compute.inf} x {sizing.family.cores_per_chip} NeuronCores per {sizing.family.name} chip "
-            f"= {sizing.neuroncores} NeuronCores per replica",
+            f"  {self.request_line()}",
             f"  processes_per_replica {spec.processes_per_replica} -> {sizing.ncg_count} NCG(s) of "
             f"{sizing.ncg_size} NeuronCore(s); threads_per_process {spec.threads_per_process}",
-            f"  device memory per NCG: {describe_memory(first, sizing.family)}",
+            f"  device memory per NCG: {describe_memory(first, sizing.family, whole_chips=sizing.whole_chips)}",
             f"  compiled_neuroncores {self.compiled_neuroncores}"
             + ("" if spec.compiled_neuroncores else " (default: the NCG size)"),
             f"  replicas {spec.autoscaling.min_replicas}-{spec.autoscaling.max_replicas}, "
-            f"{self.replicas_per_node} per node by chips",
+            f"{self.replicas_per_node} per node by NeuronCores",
             f"  scaling: {self.signal.describe()}",
             f"  at max_replicas {spec.autoscaling.max_replicas}: {self.at_max.nodes_at_max} node(s), "
-            f"{self.at_max.vcpus_at_max} vCPUs ({self.at_max.replicas_per_node} replica(s) per node by chips, CPU and "
-            f"memory; node group max_size {self.at_max.group_max_nodes}"
+            f"{self.at_max.vcpus_at_max} vCPUs ({self.at_max.replicas_per_node} replica(s) per node by NeuronCores, "
+            f"CPU and memory; node group max_size {self.at_max.group_max_nodes}"
             + (")" if self.at_max.fits_group else ", too few: the rest stay Pending)"),
         ]
         lines += [f"  advice: {line}" for line in self.advice()]
@@ -146,7 +162,7 @@ def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
         if group is None:  # load_config has rejected such a config already
             raise ConfigError([Problem(("apis", i, "node_group"), f"{spec.node_group!r} is not a node group")])
         capacity = NodeGroupCapacity.of(group)
-        sizing = size_replica(capacity.family, spec.compute.inf, spec.processes_per_replica)
+        sizing = size_api(spec.compute, capacity.family, spec.processes_per_replica)
         own = tuple(w for w in loaded.warnings if w.path[:2] == ("apis", i))
         at_max = replica_capacity(
             spec,

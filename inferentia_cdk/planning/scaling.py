@@ -141,13 +141,15 @@ def replica_capacity(
     """Nodes and vCPUs for ``api.autoscaling.max_replicas`` replicas alone on their group (other APIs of the group
     come on top). Assumes a validated API, which fits one node of each of its group's types."""
     # validation imports this module for its rules; the quantity parsers are needed only here, at call time.
+    from .sizing import replica_needs
     from .validation import cpu_millicores, memory_mib
 
     cpu, mem = cpu_millicores(api.compute.cpu), memory_mib(api.compute.mem)
+    cores = replica_needs(api.compute, capacity.family).neuroncores
     per_node = []
     for instance_type in capacity.instance_types:
         node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
-        fits = [instance_type.chips // api.compute.inf]
+        fits = [instance_type.chips * capacity.family.cores_per_chip // cores]
         if cpu:
             fits.append(int(node.cpu_millicores // cpu))
         if mem:
