@@ -191,7 +191,7 @@ def test_one_chip_or_a_whole_node_needs_no_scheduler_extension(inf: int) -> None
 @pytest.mark.parametrize("name", ["default", "kube-system", "kube-anything"])
 def test_api_names_that_are_kubernetes_namespaces_are_rejected(name: str) -> None:
     (problem,) = errors(check_api(api(name=name), group("inf1.xlarge")))
-    assert (problem.path, problem.code) == (("name",), "API008")
+    assert (problem.path, problem.code) == (("name",), "NAME170")
 
 
 @pytest.mark.parametrize("name", sorted(RESERVED_ENV_NAMES))

@@ -12,13 +12,16 @@ from hypothesis import strategies as st
 from synth_support import EXAMPLES, Synthesized, _flatten
 
 from inferentia_cdk.catalog import versions
-from inferentia_cdk.config.problems import Problem
+from inferentia_cdk.config.models import ApiSpec
+from inferentia_cdk.config.problems import Problem, errors
 from inferentia_cdk.planning.endpoints import (
     DEREGISTRATION_DELAY_SECONDS,
     MAX_EXPOSED_APIS,
     MAX_RULE_PRIORITY,
     PRE_STOP_SLEEP_SECONDS,
     TERMINATION_GRACE_PERIOD_SECONDS,
+    derived_priority,
+    plan_endpoints,
     rule_priorities,
 )
 from inferentia_cdk.planning.loader import load_config, parse_config
@@ -66,13 +69,13 @@ def test_the_valid_base_config_has_no_problems() -> None:
     [
         ({"scheme": "internet-facing", "allowed_cidrs": ["203.0.113.0/24"]}, "certificate_arn", "EP001"),
         ({"scheme": "internet-facing", "certificate_arn": CERTIFICATE}, "allowed_cidrs", "EP005"),
-        ({"allowed_cidrs": ["0.0.0.0/0"]}, "allowed_cidrs[0]", "EP007"),
-        ({"allowed_cidrs": ["::/0"]}, "allowed_cidrs[0]", "EP007"),
-        ({"allowed_cidrs": ["10.0.0.1/16"]}, "allowed_cidrs[0]", "NET001"),
-        ({"allowed_cidrs": ["everyone"]}, "allowed_cidrs[0]", "NET001"),
+        ({"allowed_cidrs": ["0.0.0.0/0"]}, "allowed_cidrs[0]", "NET152"),
+        ({"allowed_cidrs": ["2001:db8::/32"]}, "allowed_cidrs[0]", "NET151"),
+        ({"allowed_cidrs": ["10.0.0.1/16"]}, "allowed_cidrs[0]", "NET150"),
+        ({"allowed_cidrs": ["everyone"]}, "allowed_cidrs[0]", "NET150"),
         ({"allowed_cidrs": []}, "allowed_cidrs", "EP006"),
-        ({"certificate_arn": "arn:aws:iam::123456789012:server-certificate/x"}, "certificate_arn", "EP002"),
-        ({"certificate_arn": CERTIFICATE.replace("us-east-1", "eu-west-1")}, "certificate_arn", "EP003"),
+        ({"certificate_arn": "arn:aws:iam::123456789012:server-certificate/x"}, "certificate_arn", "ARN160"),
+        ({"certificate_arn": CERTIFICATE.replace("us-east-1", "eu-west-1")}, "certificate_arn", "ARN160"),
         ({"domain_name": "API.example.com"}, "domain_name", "EP008"),
         ({"domain_name": "https://api.example.com"}, "domain_name", "EP008"),
     ],
@@ -88,7 +91,7 @@ def test_any_source_is_accepted_when_said_out_loud() -> None:
     open_to_all = {
         "scheme": "internet-facing",
         "certificate_arn": CERTIFICATE,
-        "allowed_cidrs": ["0.0.0.0/0", "::/0"],
+        "allowed_cidrs": ["0.0.0.0/0"],
         "allow_any_source": True,
     }
     assert _problems(_config(endpoints=open_to_all)) == []
@@ -96,7 +99,7 @@ def test_any_source_is_accepted_when_said_out_loud() -> None:
 
 def test_a_certificate_of_another_account_is_refused() -> None:
     problem = _only(_config(cluster={"account": "210987654321"}, endpoints={"certificate_arn": CERTIFICATE}))
-    assert problem.code == "EP004"
+    assert problem.code == "ARN160"
     assert "account 123456789012" in problem.message
 
 
@@ -149,7 +152,7 @@ def test_names_that_make_one_stack_output_are_refused() -> None:
 )
 def test_admins_must_be_role_or_user_arns(arn: str, says: str) -> None:
     problem = _only(_config(cluster={"admins": [arn]}))
-    assert (problem.location, problem.code) == ("cluster.admins[0]", "OPS001")
+    assert (problem.location, problem.code) == ("cluster.admins[0]", "ARN162")
     assert says in problem.message
 
 
@@ -169,7 +172,7 @@ def test_admin_role_arns_with_paths_are_accepted_and_duplicates_refused() -> Non
     [
         ({"endpoint_access": "public_and_private"}, "OPS005"),
         ({"public_access_cidrs": ["203.0.113.0/24"]}, "OPS004"),
-        ({"endpoint_access": "public_and_private", "public_access_cidrs": ["2001:db8::/32"]}, "NET002"),
+        ({"endpoint_access": "public_and_private", "public_access_cidrs": ["2001:db8::/32"]}, "NET156"),
     ],
 )
 def test_a_public_api_server_endpoint_needs_explicit_cidrs(cluster: dict[str, Any], code: str) -> None:
@@ -185,34 +188,72 @@ _names = st.lists(st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True)
 
 @settings(max_examples=200, derandomize=True, deadline=None)
 @given(names=_names, new=st.from_regex(r"[a-z][a-z0-9]{0,12}", fullmatch=True))
-def test_priorities_are_unique_in_range_and_appending_an_api_moves_no_other(names: list[str], new: str) -> None:
-    priorities = rule_priorities(names)
-    assert len(set(priorities.values())) == len(names)
+def test_priorities_depend_on_the_api_alone(names: list[str], new: str) -> None:
+    apis = [_api(name) for name in names]
+    priorities = rule_priorities(apis)
     assert all(1 <= p <= MAX_RULE_PRIORITY for p in priorities.values())
+    # Adding, removing (each in turn) or renaming another API moves no priority.
     if new not in names:
-        after = rule_priorities([*names, new])
+        after = rule_priorities([*apis, _api(new)])
         assert {name: after[name] for name in names} == priorities
+    for gone in range(len(apis)):
+        rest = apis[:gone] + apis[gone + 1 :]
+        assert rule_priorities(rest) == {a.name: priorities[a.name] for a in rest}
 
 
-def test_colliding_names_keep_the_first_its_priority() -> None:
-    # Two names whose hashes meet: found by search once, kept literal so the test always covers a collision.
-    names = _colliding_pair()
-    first, second = rule_priorities(names)[names[0]], rule_priorities(names)[names[1]]
-    assert second == first % MAX_RULE_PRIORITY + 1
-    assert rule_priorities(names[:1])[names[0]] == first
+def _api(name: str, priority: int | None = None) -> ApiSpec:
+    return ApiSpec(name=name, node_group="inf2", image="public.ecr.aws/example/m:1", endpoint_priority=priority)
 
 
 def _colliding_pair() -> list[str]:
-    from inferentia_cdk.planning.endpoints import _slot
-
     seen: dict[int, str] = {}
     for i in range(100_000):
         name = f"api-{i}"
-        slot = _slot(name)
+        slot = derived_priority(name)
         if slot in seen:
             return [seen[slot], name]
         seen[slot] = name
     raise AssertionError("no collision among 100,000 names")
+
+
+def _plan_priorities(apis: list[dict[str, Any]]) -> dict[str, int]:
+    data = _config()
+    data["apis"] = apis
+    config, problems = parse_config(data)
+    assert config is not None and errors(problems) == []
+    plan = plan_endpoints(config)
+    assert plan is not None
+    return {api.name: api.priority for api in plan.apis}
+
+
+def test_names_that_derive_one_priority_are_refused_until_one_states_its_own() -> None:
+    first, second = _colliding_pair()
+    data = _config()
+    data["apis"] = [{"name": n, "node_group": "inf2", "image": "public.ecr.aws/example/m:1"} for n in (first, second)]
+    problem = _only(data)
+    assert (problem.code, problem.location) == ("EP180", "apis[1].name")
+    assert "endpoint_priority" in problem.message
+    # An explicit priority equal to another API's is refused the same way.
+    data["apis"][1]["endpoint_priority"] = derived_priority(first)
+    assert (_only(data).code, _only(data).location) == ("EP180", "apis[1].endpoint_priority")
+
+
+def test_removing_the_first_of_two_colliding_apis_moves_the_second_nowhere() -> None:
+    # Deploy 1: both APIs; the second states a priority. Deploy 2: the first is gone. CloudFormation updates rules
+    # before it deletes removed ones, so the second's rule must keep its priority (else PriorityInUse, a rollback).
+    first, second = _colliding_pair()
+    image = "public.ecr.aws/example/m:1"
+    before = _plan_priorities(
+        [
+            {"name": first, "node_group": "inf2", "image": image},
+            {"name": second, "node_group": "inf2", "image": image, "endpoint_priority": 7},
+        ]
+    )
+    after = _plan_priorities([{"name": second, "node_group": "inf2", "image": image, "endpoint_priority": 7}])
+    assert before == {first: derived_priority(first), second: 7}
+    assert after[second] == before[second]
+    # And the other way round: removing the second leaves the first where it was.
+    assert _plan_priorities([{"name": first, "node_group": "inf2", "image": image}])[first] == before[first]
 
 
 # --- what the full example synthesizes -------------------------------------------------------------------------
@@ -308,7 +349,7 @@ def test_an_exposed_api_gets_a_target_group_a_rule_and_a_url(full_app: Synthesiz
     (transform,) = rule["Properties"]["Transforms"]
     (rewrite,) = transform["UrlRewriteConfig"]["Rewrites"]
     assert (rewrite["Regex"], rewrite["Replace"]) == ("^/bert-large/?(.*)$", "/$1")
-    assert rule["Properties"]["Priority"] == rule_priorities(["bert-large"])["bert-large"]
+    assert rule["Properties"]["Priority"] == derived_priority("bert-large")
     assert apis["Outputs"] == {
         "BertLarge": {"Description": "URL of API bert-large", "Value": "https://api.example.com/bert-large/"}
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -109,14 +110,37 @@ def test_requests_per_replica_needs_a_target() -> None:
 @pytest.mark.parametrize(
     ("autoscaling", "code"),
     [
-        ({"metric": "neuroncore_utilization", "target": 150}, "SCL007"),
-        ({"metric": "cpu", "target": 120}, "SCL007"),
+        ({"metric": "neuroncore_utilization", "target": 150}, "SCL190"),
+        ({"metric": "cpu", "target": 120}, "SCL190"),
         ({"metric": "cpu", "target": 60.5}, "SCL008"),
     ],
 )
 def test_utilisation_targets_are_percentages(autoscaling: dict[str, Any], code: str) -> None:
     problem = _only(_config({"autoscaling": autoscaling}))
     assert (problem.location, problem.code) == ("apis[0].autoscaling.target", code)
+
+
+@pytest.mark.parametrize("metric", ["neuroncore_utilization", "cpu"])
+def test_a_fraction_for_a_percent_asks_whether_a_percent_was_meant(metric: str) -> None:
+    problem = _only(_config({"autoscaling": {"metric": metric, "target": 0.7}}))
+    assert (problem.code, problem.location) == ("SCL190", "apis[0].autoscaling.target")
+    assert "did you mean 70 (%)?" in problem.message
+    assert _errors(_config({"autoscaling": {"metric": metric, "target": 1}})) == []
+
+
+@pytest.mark.parametrize("target", [1e307, 1_000_001, 1e-4])
+def test_request_rate_targets_stay_within_what_keda_and_the_hpa_carry(target: float) -> None:
+    problem = _only(_config({"autoscaling": {"metric": "requests_per_replica", "target": target}}, **EXPOSED))
+    assert (problem.code, problem.location) == ("SCL191", "apis[0].autoscaling.target")
+
+
+def test_the_largest_request_rate_target_renders_a_finite_number() -> None:
+    data = _config({"autoscaling": {"metric": "requests_per_replica", "target": 1_000_000}}, **EXPOSED)
+    config, problems = parse_config(data)
+    assert config is not None and [p for p in problems if p.severity == "error"] == []
+    objects = autoscaler_objects(config.apis[0], cluster_name="prod", region="us-east-1", target_group_full_name="tg")
+    value = float(objects[-1]["spec"]["triggers"][0]["metadata"]["targetMetricValue"])
+    assert math.isfinite(value) and value * 1000 < 2**63 - 1
 
 
 @pytest.mark.parametrize("target", [0, -5, ".inf", ".nan", True])
@@ -145,8 +169,8 @@ def test_neuroncore_scaling_needs_container_insights() -> None:
 @pytest.mark.parametrize(
     ("observability", "code"),
     [
-        ({"alarm_topic_arn": "arn:aws:sqs:us-east-1:123456789012:q"}, "OBS001"),
-        ({"alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:alarms"}, "OBS002"),
+        ({"alarm_topic_arn": "arn:aws:sqs:us-east-1:123456789012:q"}, "ARN161"),
+        ({"alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:alarms"}, "ARN161"),
     ],
 )
 def test_the_alarm_topic_is_an_sns_topic_of_the_cluster_region(observability: dict[str, Any], code: str) -> None:

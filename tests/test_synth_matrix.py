@@ -21,6 +21,7 @@ from inferentia_cdk.planning.loader import load_config
 CONFIG_FILES = {
     "default": EXAMPLES / "inferentia.yaml",
     "full": EXAMPLES / "full.yaml",
+    "llm": EXAMPLES / "llm.yaml",
     **{name: MATRIX / file for name, file in MATRIX_APPS.items()},
 }
 POD_IDENTITY_TAGS = ("eks-cluster-arn", "kubernetes-namespace", "kubernetes-service-account")

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..config.models import AWS_REGION, REGION, region_error
+from ..config.aws_grammar import region_error
+from ..config.models import REGION
 from ..config.problems import Problem
 from ..planning.capacity import NodeGroupCapacity
 from ..quota import service_quotas as quota
@@ -77,9 +78,8 @@ def format_table(statuses: Sequence[quota.QuotaStatus]) -> str:
 
 
 def _region_problem(region: str | None, origin: str) -> Problem | None:
-    if region is None or AWS_REGION.fullmatch(region):
-        return None
-    return REGION.problem((origin,), region_error(region))
+    error = None if region is None else region_error(region)
+    return None if error is None else REGION.problem((origin,), error)
 
 
 def run_quota(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -28,6 +28,13 @@ from pydantic import (
 )
 
 from ..catalog import versions
+from .aws_grammar import (
+    MAX_AVAILABILITY_ZONES,
+    MIN_AVAILABILITY_ZONES,
+    account_error,
+    availability_zone_error,
+    region_error,
+)
 from .problems import rule, shown
 
 INT32_MAX = 2**31 - 1
@@ -38,6 +45,8 @@ STARTUP_TIMEOUT_MIN = 60
 STARTUP_TIMEOUT_MAX = 3 * 3600
 """Three hours: beyond what loading (and recompiling) the largest model of the catalog takes; a pod that has not
 started by then is stuck, and holding its chips longer helps nobody."""
+LISTENER_RULE_PRIORITY_MAX = 50_000
+"""Listener rule priorities are 1-50000, unique per listener (Elastic Load Balancing, CreateRule)."""
 EKS_NODES_PER_GROUP_QUOTA = 450
 """EKS service quota "Nodes per managed node group" (default, adjustable): docs.aws.amazon.com/eks/latest/userguide/
 service-quotas.html. A max_size above it deploys only where the quota was raised, so it is a warning."""
@@ -49,10 +58,6 @@ DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 # EKS: 1-100 characters, starts with a letter or digit, then letters, digits, hyphens and underscores.
 EKS_CLUSTER_NAME = re.compile(r"[0-9A-Za-z][A-Za-z0-9\-_]{0,99}")
-ACCOUNT_ID = re.compile(r"[0-9]{12}")
-# The shape of every partition's regionRegex in botocore/data/partitions.json (us-east-1, us-gov-west-1,
-# us-isob-east-1, cn-north-1, eusc-de-east-1), lowercase only: the region flows into ARNs and Fn::Sub strings.
-AWS_REGION = re.compile(r"[a-z]{2,4}(-[a-z]{2,5})?-[a-z]+-[0-9]{1,2}")
 NEURON_TAG = re.compile(r"[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}")
 # Printable ASCII without spaces: kubelet builds the probe URL from it.
 HEALTH_PATH = re.compile(r"/[\x21-\x7e]{0,1023}")
@@ -268,7 +273,13 @@ class ClusterSpec(Model):
     """AWS account id; with ``region`` it makes the stacks environment-specific. Default: environment-agnostic."""
     region: str | None = None
     """AWS region name such as ``us-east-1``. Default: environment-agnostic (the deploying credentials' region)."""
-    max_azs: StrictInt = Field(default=2, ge=2, le=6)
+    max_azs: StrictInt = Field(default=2, ge=MIN_AVAILABILITY_ZONES, le=MAX_AVAILABILITY_ZONES)
+    availability_zones: list[str] | None = Field(
+        default=None, min_length=MIN_AVAILABILITY_ZONES, max_length=MAX_AVAILABILITY_ZONES
+    )
+    """The VPC's zones by name (``us-east-1a``), in ``region``. Set, the stacks look nothing up: an environment-specific
+    stack (``account`` set) otherwise asks EC2 for the region's zones at synth, which needs credentials once (the
+    answer is cached in ``cdk.context.json``). Default: the first ``max_azs`` zones of the region."""
     nat_gateways: StrictInt = Field(default=1, ge=1, le=6)
     system_node_group: SystemNodeGroupSpec = Field(default_factory=SystemNodeGroupSpec)
     cluster_autoscaler: bool = True
@@ -279,6 +290,9 @@ class ClusterSpec(Model):
     """IAM role or user ARNs given cluster-admin through EKS access entries (``AmazonEKSClusterAdminPolicy``)."""
     public_access_cidrs: list[str] = Field(default_factory=list)
     """Who may reach a public API server endpoint; required when ``endpoint_access`` is public or public_and_private."""
+    public_access_any_source: bool = False
+    """Must be true for ``public_access_cidrs`` to cover the whole internet (0.0.0.0/0, or blocks that add up to it):
+    opening the Kubernetes API server to everyone is said out loud."""
 
     @field_validator("name")
     @classmethod
@@ -299,23 +313,46 @@ class ClusterSpec(Model):
     @field_validator("account")
     @classmethod
     def _account(cls, value: str | None) -> str | None:
-        if value is not None and not is_token(value) and not ACCOUNT_ID.fullmatch(value):
-            raise ACCOUNT.invalid(f"account {shown(value)} must be a 12-digit AWS account id (quote it in YAML)")
+        error = None if value is None or is_token(value) else account_error(value)
+        if error:
+            raise ACCOUNT.invalid(error)
         return value
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
-        if value is not None and not is_token(value) and not AWS_REGION.fullmatch(value):
-            raise REGION.invalid(region_error(value))
+        error = None if value is None or is_token(value) else region_error(value)
+        if error:
+            raise REGION.invalid(error)
         return value
 
+    @field_validator("availability_zones")
+    @classmethod
+    def _availability_zones(cls, zones: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if zones is None:
+            return zones
+        region = info.data.get("region")
+        if region is None:
+            raise ValueError("availability_zones needs cluster.region: zone names belong to one region")
+        known_region = None if is_token(region) else region
+        errors = [
+            error for zone in zones if not is_token(zone) and (error := availability_zone_error(zone, known_region))
+        ]
+        if len(set(zones)) != len(zones):
+            errors.append("lists a zone more than once")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return zones
 
-def region_error(value: object) -> str:
-    return (
-        f"region {shown(value)} is not an AWS region name: lowercase like us-east-1, eu-central-2, us-gov-west-1 "
-        "or cn-north-1"
-    )
+    @model_validator(mode="after")
+    def _zones_and_max_azs(self) -> ClusterSpec:
+        zones = self.availability_zones
+        if zones is not None and "max_azs" in self.model_fields_set and self.max_azs != len(zones):
+            raise ValueError(
+                f"max_azs {self.max_azs} disagrees with the {len(zones)} availability_zones listed; drop max_azs "
+                "(the VPC uses exactly the zones listed)"
+            )
+        return self
 
 
 class NodeGroupSpec(Model):
@@ -440,6 +477,8 @@ class ComputeSpec(Model):
         if isinstance(value, bool):
             raise WHOLE_CHIPS.invalid(f"{info.field_name} must be a whole number of {unit}, got {value!r}")
         if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"inf {shown(value)} is not a number; ask for whole chips (1, 2, ...)")
             if not value.is_integer():
                 raise WHOLE_CHIPS.invalid(
                     f"{info.field_name} is {shown(value)}: fractional requests are not allowed; ask for whole "
@@ -713,6 +752,10 @@ class ApiSpec(Model):
     """Namespaces (DNS-1123 labels, each at most once) whose pods may call the API; its NetworkPolicy admits no other
     pod. Default: every namespace of the cluster for an API without endpoint, none for an exposed one (its load
     balancer only)."""
+    endpoint_priority: StrictInt | None = Field(default=None, ge=1, le=LISTENER_RULE_PRIORITY_MAX)
+    """The listener rule priority of this API's route. Default: one derived from the name alone, so that adding,
+    removing or renaming another API never moves this one; set it only when validation reports two names that derive
+    the same priority."""
     startup_timeout_seconds: StrictInt | None = Field(default=None, ge=STARTUP_TIMEOUT_MIN, le=STARTUP_TIMEOUT_MAX)
     """How long a new replica may take to load its model before the kubelet restarts it (the startup probe's budget;
     scale-up is paced to outrun it). Default: 600, or for an engine one from the model's size (see
@@ -791,7 +834,7 @@ class EndpointsSpec(Model):
     """Who may connect. Default: the VPC's CIDR when internal; required when internet-facing."""
     allow_any_source: bool = False
     """Must be true for ``allowed_cidrs`` to contain 0.0.0.0/0 or ::/0: opening APIs to everyone is said out loud."""
-    idle_timeout_seconds: int = Field(default=60, ge=1, le=4000)
+    idle_timeout_seconds: StrictInt = Field(default=60, ge=1, le=4000)
     """Seconds a connection may stay idle (the load balancer's limits: 1-4000); long inferences need more."""
     domain_name: str | None = None
     """The DNS name clients use (a record you point at the load balancer), shown in the API URLs. Default: the load

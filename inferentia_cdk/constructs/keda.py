@@ -9,9 +9,10 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..catalog import versions
+from ..config.namespaces import KEDA_NAMESPACE
 from ..config.problems import raise_for_errors
 from ..manifests.objects import SYSTEM_NODE_LABEL, SYSTEM_NODE_VALUE
-from ..manifests.scaling import KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT, keda_values
+from ..manifests.scaling import KEDA_OPERATOR_SERVICE_ACCOUNT, keda_values
 from ._pod_identity import cluster_argument_problems, pod_identity_role
 
 # KEDA's aws-cloudwatch scaler reads with GetMetricData, which supports no resource-level permissions (Service

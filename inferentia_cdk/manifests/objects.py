@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from ..config.namespaces import SYSTEM_NAMESPACE
 from ..planning.capacity import Reservation
 
 Manifest = dict[str, Any]
 """One Kubernetes object as the JSON-compatible dict that ``KubernetesManifest`` applies."""
 
-NAMESPACE: Final = "kube-system"
+NAMESPACE: Final = SYSTEM_NAMESPACE
 SYSTEM_NODE_LABEL: Final = "inferentia-cdk/role"
 SYSTEM_NODE_VALUE: Final = "system"
 """Label of the cluster stack's system node group, where add-ons (schedulers, Cluster Autoscaler) run."""

@@ -22,7 +22,6 @@ from ..planning.startup import startup_budget_seconds
 from .api import Manifest, horizontal_pod_autoscaler, labels
 
 KEDA_API_VERSION: Final = "keda.sh/v1alpha1"
-KEDA_NAMESPACE: Final = "keda"
 KEDA_OPERATOR_SERVICE_ACCOUNT: Final = "keda-operator"
 """The chart's operator ServiceAccount; its EKS Pod Identity role may read CloudWatch metrics, nothing else."""
 POLLING_INTERVAL_SECONDS: Final = 30

@@ -5,7 +5,6 @@ listener rule priority and stack output of each, and the rules of ``endpoints``,
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import zlib
 from collections.abc import Sequence
@@ -13,14 +12,44 @@ from dataclasses import dataclass, replace
 
 from pydantic import ValidationError
 
-from ..config.models import ApiSpec, EndpointsSpec, InferentiaConfig
+from ..config.aws_grammar import (
+    Network,
+    certificate_arn_error,
+    covers_internet,
+    is_public,
+    parse_cidr,
+    principal_arn_error,
+)
+from ..config.models import LISTENER_RULE_PRIORITY_MAX, ApiSpec, EndpointsSpec, InferentiaConfig
 from ..config.problems import Path, Problem, argument_problem, pydantic_problems, rule
 
 # Elastic Load Balancing quotas of an Application Load Balancer: 100 rules (default rules not counted) and 100 target
 # groups. Each exposed API takes one rule and one target group, so one load balancer carries at most 100 APIs.
 MAX_EXPOSED_APIS = 100
-# Listener rule priorities are 1-50000 and unique per listener.
-MAX_RULE_PRIORITY = 50_000
+MAX_RULE_PRIORITY = LISTENER_RULE_PRIORITY_MAX
+SECURITY_GROUP_RULES_QUOTA = 60
+"""Amazon VPC quota "Inbound rules per security group": 60 by default, adjustable (VPC User Guide,
+Amazon VPC quotas, checked 2026-12-04). The load balancer's security group takes one inbound rule per allowed CIDR."""
+EKS_PUBLIC_ACCESS_CIDRS_QUOTA = 40
+"""Amazon EKS quota "Public endpoint access CIDR ranges per cluster": 40, not adjustable (EKS User Guide, Amazon EKS
+service quotas, checked 2026-12-04)."""
+CDK_OUTPUT_IDS = frozenset({"BootstrapVersion", "CheckBootstrapVersion", "CDKMetadata"})
+"""Ids CDK itself gives a stack's parameter, rule and metadata resource: an output of the same id collides."""
+
+CIDR_GRAMMAR = rule("NET150", "error", "CIDR lists take address/prefix blocks with the host bits zero, as AWS does")
+CIDR_IPV6_ON_IPV4 = rule("NET151", "error", "no IPv6 sources on the IPv4-only load balancer")
+CIDR_ANY_SOURCE = rule("NET152", "error", "allowed_cidrs covering the whole internet needs allow_any_source")
+CIDR_RULES_QUOTA = rule("NET153", "warning", "allowed_cidrs within the security group rules quota")
+PUBLIC_ACCESS_PRIVATE_RANGE = rule("NET154", "error", "public_access_cidrs holds public ranges only")
+PUBLIC_ACCESS_QUOTA = rule("NET155", "error", "at most 40 public_access_cidrs (EKS quota, not adjustable)")
+PUBLIC_ACCESS_IPV6 = rule("NET156", "error", "public_access_cidrs are IPv4 (the cluster is IPv4)")
+PUBLIC_ACCESS_ANY_SOURCE = rule(
+    "NET157", "error", "public_access_cidrs covering the whole internet needs public_access_any_source"
+)
+CERTIFICATE_ARN = rule("ARN160", "error", "certificate_arn is an ACM certificate of the cluster's partition and region")
+ADMIN_ARN = rule("ARN162", "error", "cluster.admins are IAM role or user ARNs of the cluster's partition")
+OUTPUT_ID_RESERVED = rule("NAME171", "error", "an API's URL output does not shadow an output id of CDK's own")
+PRIORITY_COLLISION = rule("EP180", "error", "exposed APIs have distinct listener rule priorities")
 
 CLUSTER_VPC_CIDR = "10.0.0.0/16"
 """The IPv4 block of the cluster stack's VPC (aws-cdk-lib's default, stated): the load balancer's default clients and
@@ -41,12 +70,6 @@ balancer takes to stop sending new requests once deregistration starts."""
 TERMINATION_GRACE_PERIOD_SECONDS = PRE_STOP_SLEEP_SECONDS + 30
 """The pre-stop pause plus 30 s for the model server's own graceful shutdown after SIGTERM."""
 
-# A role or user of IAM; paths (e.g. aws-reserved/sso.amazonaws.com/) are allowed.
-_PRINCIPAL_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}")
-_SESSION_ARN = re.compile(r"arn:aws(-cn|-us-gov)?:sts::[0-9]{12}:assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+")
-_CERTIFICATE_ARN = re.compile(
-    r"arn:aws(-cn|-us-gov)?:acm:(?P<region>[a-z]{2}(-[a-z]+)+-[0-9]):(?P<account>[0-9]{12}):certificate/[0-9a-f-]{36}"
-)
 _DNS_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
@@ -101,25 +124,50 @@ class EndpointsPlan:
         return tuple(self.spec.allowed_cidrs) if self.spec.allowed_cidrs is not None else (vpc_cidr,)
 
 
-def _slot(name: str) -> int:
+def derived_priority(name: str) -> int:
+    """The listener rule priority an API gets from its name alone (a CRC-32 of it)."""
     return zlib.crc32(name.encode()) % MAX_RULE_PRIORITY + 1
 
 
-def rule_priorities(names: Sequence[str]) -> dict[str, int]:
-    """A listener rule priority per API name, from a hash of the name so that it never depends on the other APIs.
+def rule_priority(api: ApiSpec) -> int:
+    """An API's listener rule priority: ``endpoint_priority``, else derived from its name.
 
-    When two names hash to one priority, the one listed first keeps it and the other takes the next free one: an API
-    appended to the list never moves another API's rule.
+    Stateless on purpose: CloudFormation creates and updates rules before it deletes the removed ones, so a priority
+    that moved because another API left (or arrived, or was renamed) would be taken by the old rule in that very update
+    (PriorityInUse, and a rollback). A function of the API alone never moves; names that meet on one priority are
+    refused (:func:`check_priorities`) until one of them states ``endpoint_priority``.
     """
-    taken: set[int] = set()
-    priorities: dict[str, int] = {}
-    for name in names:
-        priority = _slot(name)
-        while priority in taken:
-            priority = priority % MAX_RULE_PRIORITY + 1
-        taken.add(priority)
-        priorities[name] = priority
-    return priorities
+    return api.endpoint_priority if api.endpoint_priority is not None else derived_priority(api.name)
+
+
+def rule_priorities(apis: Sequence[ApiSpec]) -> dict[str, int]:
+    """A listener rule priority per API name; each depends on its own API only."""
+    return {api.name: rule_priority(api) for api in apis}
+
+
+def check_priorities(config: InferentiaConfig) -> list[Problem]:
+    """Every exposed API after the first on a priority is refused, with the fix: an explicit ``endpoint_priority``."""
+    problems: list[Problem] = []
+    holders: dict[int, str] = {}
+    taken = {rule_priority(api) for api in config.exposed_apis()}
+    for i, api in enumerate(config.apis):
+        if config.endpoints is None or api.endpoint is False:
+            continue
+        priority = rule_priority(api)
+        holder = holders.setdefault(priority, api.name)
+        if holder == api.name:
+            continue
+        field = "endpoint_priority" if api.endpoint_priority is not None else "name"
+        free = next(p for p in (*range(priority + 1, MAX_RULE_PRIORITY + 1), *range(1, priority)) if p not in taken)
+        problems.append(
+            PRIORITY_COLLISION.problem(
+                ("apis", i, field),
+                f"API {api.name!r} would take listener rule priority {priority}, which API {holder!r} has; set "
+                f"apis[{i}].endpoint_priority to a free priority (1-{MAX_RULE_PRIORITY}, such as {free}): priorities "
+                "never follow the order of the list, so that removing an API never moves another onto its rule",
+            )
+        )
+    return problems
 
 
 def output_id(api_name: str) -> str:
@@ -133,7 +181,7 @@ def plan_endpoints(config: InferentiaConfig) -> EndpointsPlan | None:
     exposed = config.exposed_apis()
     if config.endpoints is None or not exposed:
         return None
-    priorities = rule_priorities([api.name for api in exposed])
+    priorities = rule_priorities(exposed)
     return EndpointsPlan(
         config.endpoints,
         tuple(
@@ -143,44 +191,101 @@ def plan_endpoints(config: InferentiaConfig) -> EndpointsPlan | None:
     )
 
 
-def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    try:
-        return ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        return None
-
-
-CIDR_GRAMMAR = rule("NET001", "error", "a CIDR is address/prefix with its host bits zero")
-PUBLIC_ACCESS_IPV4 = rule("NET002", "error", "public_access_cidrs are IPv4 (what EKS public endpoint access takes)")
-
-
-def _cidr_problems(cidrs: Sequence[str], path: Path, *, ipv4_only: bool = False) -> list[Problem]:
-    problems = []
+def parse_cidrs(cidrs: Sequence[str], path: Path) -> tuple[list[tuple[int, Network]], list[Problem]]:
+    """The blocks of a CIDR list with their indexes, and a problem for each item that is not one."""
+    networks: list[tuple[int, Network]] = []
+    problems: list[Problem] = []
     for i, cidr in enumerate(cidrs):
-        network = _network(cidr)
-        if network is None:
+        parsed = parse_cidr(cidr)
+        if isinstance(parsed, str):
+            problems.append(CIDR_GRAMMAR.problem((*path, i), parsed))
+        else:
+            networks.append((i, parsed))
+    return networks, problems
+
+
+def check_allowed_cidrs(spec: EndpointsSpec, path: Path = ("endpoints", "allowed_cidrs")) -> list[Problem]:
+    """``allowed_cidrs``: blocks AWS takes, IPv4 (the load balancer has no IPv6 address), the whole internet only with
+    ``allow_any_source``, and a warning beyond the security group's rules quota."""
+    cidrs = spec.allowed_cidrs or []
+    networks, problems = parse_cidrs(cidrs, path)
+    for i, network in networks:
+        if network.version == 6:
             problems.append(
-                CIDR_GRAMMAR.problem(
+                CIDR_IPV6_ON_IPV4.problem(
                     (*path, i),
-                    f"{cidr!r} is not a CIDR block with its host bits zero, such as '10.20.0.0/16' or '203.0.113.7/32'",
+                    f"{str(network)!r} is IPv6, but the load balancer is IPv4-only (the VPC has no IPv6 block), so "
+                    "this source reaches no one; list the IPv4 blocks of the callers instead",
                 )
             )
-        elif ipv4_only and network.version != 4:
-            problems.append(
-                PUBLIC_ACCESS_IPV4.problem((*path, i), f"{cidr!r} is IPv6; EKS public endpoint access takes IPv4 CIDRs")
+    # IPv6 blocks are refused above, so only IPv4 can admit everyone.
+    if not spec.allow_any_source and covers_internet([n for _, n in networks], 4):
+        index = next(i for i, n in networks if n.version == 4)
+        problems.append(
+            CIDR_ANY_SOURCE.problem(
+                (*path, index),
+                "the blocks of allowed_cidrs together cover every IPv4 address (0.0.0.0/0), so anyone may call the "
+                "APIs; set allow_any_source: true to say that is intended",
             )
+        )
+    if len(cidrs) > SECURITY_GROUP_RULES_QUOTA:
+        problems.append(
+            CIDR_RULES_QUOTA.problem(
+                path,
+                f"{len(cidrs)} CIDRs make {len(cidrs)} inbound rules on the load balancer's security group, above "
+                f"{SECURITY_GROUP_RULES_QUOTA}, the default Amazon VPC quota 'Inbound rules per security group': the "
+                "deploy fails unless that quota was raised; merge blocks into larger ones if you can",
+            )
+        )
+    return problems
+
+
+def check_public_access_cidrs(
+    cidrs: Sequence[str], any_source: bool, path: Path = ("cluster", "public_access_cidrs")
+) -> list[Problem]:
+    """``public_access_cidrs`` as EKS takes them: at most 40 public IPv4 blocks; the whole internet only when
+    ``public_access_any_source`` says so."""
+    networks, problems = parse_cidrs(cidrs, path)
+    for i, network in networks:
+        if network.version == 6:
+            problems.append(
+                PUBLIC_ACCESS_IPV6.problem(
+                    (*path, i), f"{str(network)!r} is IPv6; the cluster is IPv4, and EKS takes only IPv4 blocks here"
+                )
+            )
+        elif not is_public(network):
+            problems.append(
+                PUBLIC_ACCESS_PRIVATE_RANGE.problem(
+                    (*path, i),
+                    f"{str(network)!r} is not public address space (private, shared, loopback, link-local, multicast "
+                    "or reserved), which EKS refuses for the public endpoint; callers inside the VPC use the private "
+                    "endpoint, so list the public addresses your operators connect from",
+                )
+            )
+    if len(cidrs) > EKS_PUBLIC_ACCESS_CIDRS_QUOTA:
+        problems.append(
+            PUBLIC_ACCESS_QUOTA.problem(
+                path,
+                f"lists {len(cidrs)} blocks, but EKS takes at most {EKS_PUBLIC_ACCESS_CIDRS_QUOTA} per cluster (quota "
+                "'Public endpoint access CIDR ranges per cluster', not adjustable); merge blocks into larger ones",
+            )
+        )
+    if not any_source and covers_internet([n for _, n in networks], 4):
+        problems.append(
+            PUBLIC_ACCESS_ANY_SOURCE.problem(
+                path,
+                "covers every IPv4 address (0.0.0.0/0), so the Kubernetes API server is open to the whole internet; "
+                "set cluster.public_access_any_source: true to say that is intended, or list your operators' networks",
+            )
+        )
     return problems
 
 
 HTTPS_ON_INTERNET = rule("EP001", "error", "an internet-facing load balancer serves HTTPS (certificate_arn)")
-CERTIFICATE_ARN = rule("EP002", "error", "certificate_arn is an ACM certificate ARN")
-CERTIFICATE_REGION = rule("EP003", "error", "the certificate is in the cluster's region")
-CERTIFICATE_ACCOUNT = rule("EP004", "error", "the certificate is in the cluster's account")
 ALLOWED_CIDRS_REQUIRED = rule(
     "EP005", "error", "an internet-facing load balancer names who may call it (allowed_cidrs)"
 )
 ALLOWED_CIDRS_EMPTY = rule("EP006", "error", "allowed_cidrs is not empty")
-ANY_SOURCE = rule("EP007", "error", "APIs open to every address say so with allow_any_source")
 DOMAIN_NAME = rule("EP008", "error", "domain_name is a DNS name")
 REGION_FOR_ENDPOINTS = rule("EP009", "error", "cluster.region is set when APIs are exposed (access log bucket policy)")
 EXPOSED_APIS_LIMIT = rule("EP010", "error", "one load balancer exposes at most 100 APIs (listener rule quota)")
@@ -202,32 +307,9 @@ def check_endpoints_spec(
             )
         )
     if spec.certificate_arn is not None:
-        match = _CERTIFICATE_ARN.fullmatch(spec.certificate_arn)
-        if match is None:
-            problems.append(
-                CERTIFICATE_ARN.problem(
-                    (*path, "certificate_arn"),
-                    f"{spec.certificate_arn!r} is not an ACM certificate ARN "
-                    "(arn:aws:acm:REGION:ACCOUNT:certificate/ID)",
-                )
-            )
-        else:
-            certificate_region, certificate_account = match.group("region"), match.group("account")
-            if region is not None and certificate_region != region:
-                problems.append(
-                    CERTIFICATE_REGION.problem(
-                        (*path, "certificate_arn"),
-                        f"the certificate is in {certificate_region}, but a load balancer can only use certificates "
-                        f"of its own region, cluster.region {region!r}",
-                    )
-                )
-            if account is not None and certificate_account != account:
-                problems.append(
-                    CERTIFICATE_ACCOUNT.problem(
-                        (*path, "certificate_arn"),
-                        f"the certificate belongs to account {certificate_account}, not cluster.account {account}",
-                    )
-                )
+        reason = certificate_arn_error(spec.certificate_arn, region=region, account=account)
+        if reason is not None:
+            problems.append(CERTIFICATE_ARN.problem((*path, "certificate_arn"), reason))
     if spec.allowed_cidrs is None:
         if internet_facing:
             problems.append(
@@ -242,16 +324,7 @@ def check_endpoints_spec(
             ALLOWED_CIDRS_EMPTY.problem((*path, "allowed_cidrs"), "is empty, so nobody could call the APIs")
         )
     else:
-        problems += _cidr_problems(spec.allowed_cidrs, (*path, "allowed_cidrs"))
-        for i, cidr in enumerate(spec.allowed_cidrs):
-            network = _network(cidr)
-            if network is not None and network.prefixlen == 0 and not spec.allow_any_source:
-                problems.append(
-                    ANY_SOURCE.problem(
-                        (*path, "allowed_cidrs", i),
-                        f"{cidr!r} lets anyone call the APIs; set allow_any_source: true to say that is intended",
-                    )
-                )
+        problems += check_allowed_cidrs(spec, (*path, "allowed_cidrs"))
     if spec.domain_name is not None and not _DNS_NAME.fullmatch(spec.domain_name):
         problems.append(
             DOMAIN_NAME.problem(
@@ -315,11 +388,20 @@ def check_endpoints(config: InferentiaConfig) -> list[Problem]:
                 )
         return problems
     problems += _check_endpoints_section(config, config.endpoints)
+    problems += check_priorities(config)
     seen: dict[str, str] = {}
     for i, api in enumerate(config.apis):
         if api.endpoint is False:
             continue
         output = output_id(api.name)
+        if output in CDK_OUTPUT_IDS:
+            problems.append(
+                OUTPUT_ID_RESERVED.problem(
+                    ("apis", i, "name"),
+                    f"API name {api.name!r} makes the stack output {output!r}, an id CDK itself uses in every stack "
+                    "(BootstrapVersion, CheckBootstrapVersion, CDKMetadata); rename the API",
+                )
+            )
         if output in seen and seen[output] != api.name:
             problems.append(
                 OUTPUT_UNIQUE.problem(
@@ -331,20 +413,6 @@ def check_endpoints(config: InferentiaConfig) -> list[Problem]:
     return problems
 
 
-def principal_problem(arn: str) -> str | None:
-    """Why ``arn`` cannot be given cluster access, or None for an IAM role or user ARN."""
-    if _PRINCIPAL_ARN.fullmatch(arn):
-        return None
-    session = _SESSION_ARN.fullmatch(arn)
-    if session is not None:
-        return (
-            f"{arn!r} is a session of role {session.group(2)!r}, which ends when the session does; give the role "
-            "itself, arn:aws:iam::ACCOUNT:role/NAME (with its path, if it has one)"
-        )
-    return f"{arn!r} is not an IAM role or user ARN (arn:aws:iam::ACCOUNT:role/NAME or arn:aws:iam::ACCOUNT:user/NAME)"
-
-
-ADMIN_ARN = rule("OPS001", "error", "cluster.admins are IAM role or user ARNs")
 ADMIN_ONCE = rule("OPS002", "error", "cluster.admins lists each ARN once")
 PUBLIC_ENDPOINT = rule("OPS003", "error", "the API server endpoint is not 'public' (it could not be limited)")
 PUBLIC_CIDRS_UNUSED = rule("OPS004", "error", "public_access_cidrs is set only with a public endpoint")
@@ -359,7 +427,7 @@ def check_operator_access(config: InferentiaConfig) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
     for i, arn in enumerate(cluster.admins):
-        reason = principal_problem(arn)
+        reason = principal_arn_error(arn, region=cluster.region)
         if reason is not None:
             problems.append(ADMIN_ARN.problem(("cluster", "admins", i), reason))
         elif arn in seen:
@@ -393,7 +461,7 @@ def check_operator_access(config: InferentiaConfig) -> list[Problem]:
             )
         )
     else:
-        problems += _cidr_problems(cluster.public_access_cidrs, path, ipv4_only=True)
+        problems += check_public_access_cidrs(cluster.public_access_cidrs, cluster.public_access_any_source, path)
     return problems
 
 

@@ -10,10 +10,10 @@ accelerator; both reach the HPA through KEDA's aws-cloudwatch scaler. ``cpu`` st
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..config.aws_grammar import sns_topic_arn_error
 from ..config.models import ApiSpec, AutoscalingSpec, InferentiaConfig, ScalingMetric
 from ..config.problems import Path, Problem, rule
 from .capacity import NodeGroupCapacity, node_allocatable
@@ -162,14 +162,21 @@ def replica_capacity(
 
 # --- rules -----------------------------------------------------------------------------------------------------------
 
-_SNS_TOPIC_ARN = re.compile(
-    r"arn:aws(-cn|-us-gov)?:sns:(?P<region>[a-z]{2}(-[a-z]+)+-[0-9]):(?P<account>[0-9]{12}):[A-Za-z0-9_-]{1,256}(\.fifo)?"
-)
+ALARM_TOPIC_ARN = rule("ARN161", "error", "alarm_topic_arn is an SNS topic of the cluster's partition and region")
+PERCENT_TARGET = rule("SCL190", "error", "a utilisation target is a percent, 1-100")
+REQUEST_RATE_TARGET = rule("SCL191", "error", "a request rate target renders as a number KEDA and the HPA take")
+
+MIN_PERCENT_TARGET = 1
+REQUEST_RATE_TARGET_MIN = 0.001
+"""Requests per second per replica. KEDA hands the HPA its target as a Kubernetes quantity in thousandths; below one
+thousandth a request per metric period the target would round towards zero."""
+REQUEST_RATE_TARGET_MAX = 1_000_000
+"""Requests per second per replica: far above anything one model replica serves, and with the metric period's factor
+(60) far below the 2^63-1 thousandths a quantity holds, so the rendered targetMetricValue is always a finite number."""
 
 
 REQUESTS_NEED_ENDPOINT = rule("SCL005", "error", "an API scaled on requests_per_replica is exposed")
 REQUESTS_NEED_TARGET = rule("SCL006", "error", "requests_per_replica has an explicit target")
-PERCENT_TARGET = rule("SCL007", "error", "a utilisation target is a percent, at most 100")
 WHOLE_CPU_PERCENT = rule("SCL008", "error", "a cpu target is a whole percent")
 NEURONCORES_NEED_INSIGHTS = rule("SCL009", "error", "scaling on neuroncore_utilization keeps Container Insights on")
 
@@ -200,11 +207,21 @@ def check_autoscaling(
                     "latency you want (measure it under load); no default fits every model",
                 )
             )
-    elif scaling.target is not None and scaling.target > 100:
+        elif not REQUEST_RATE_TARGET_MIN <= scaling.target <= REQUEST_RATE_TARGET_MAX:
+            problems.append(
+                REQUEST_RATE_TARGET.problem(
+                    (*at, "target"),
+                    f"target {scaling.target:g} requests per second per replica is outside "
+                    f"{REQUEST_RATE_TARGET_MIN:g}-{REQUEST_RATE_TARGET_MAX:g}, what KEDA and the HPA can carry as a "
+                    "target; give the rate one replica serves at the latency you want",
+                )
+            )
+    elif scaling.target is not None and not MIN_PERCENT_TARGET <= scaling.target <= 100:
+        hint = f"; did you mean {scaling.target * 100:g} (%)?" if scaling.target < MIN_PERCENT_TARGET else ""
         problems.append(
             PERCENT_TARGET.problem(
                 (*at, "target"),
-                f"target {scaling.target:g} is a percent for metric {scaling.metric}; valid: above 0, at most 100",
+                f"target {scaling.target:g} is a percent for metric {scaling.metric}; valid: 1-100{hint}",
             )
         )
     elif scaling.metric == "cpu" and scaling.target is not None and not scaling.target.is_integer():
@@ -226,8 +243,6 @@ def check_autoscaling(
     return problems
 
 
-TOPIC_ARN = rule("OBS001", "error", "alarm_topic_arn is an SNS topic ARN")
-TOPIC_REGION = rule("OBS002", "error", "the alarm topic is in the cluster's region")
 TOPIC_UNUSED = rule(
     "OBS003", "warning", "an alarm topic is set only where alarms are made (dashboards on and an exposed API)"
 )
@@ -244,21 +259,9 @@ def check_scaling(config: InferentiaConfig) -> list[Problem]:
     arn = observability.alarm_topic_arn
     path: Path = ("observability", "alarm_topic_arn")
     if arn is not None:
-        match = _SNS_TOPIC_ARN.fullmatch(arn)
-        if match is None:
-            problems.append(
-                TOPIC_ARN.problem(path, f"{arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
-            )
-        else:
-            region = config.cluster.region
-            if region is not None and match.group("region") != region:
-                problems.append(
-                    TOPIC_REGION.problem(
-                        path,
-                        f"the topic is in {match.group('region')}, but CloudWatch alarms notify only topics of their "
-                        f"own region, cluster.region {region!r}",
-                    )
-                )
+        reason = sns_topic_arn_error(arn, region=config.cluster.region)
+        if reason is not None:
+            problems.append(ALARM_TOPIC_ARN.problem(path, reason))
         if not observability.dashboards:
             problems.append(
                 TOPIC_UNUSED.problem(path, "has no effect with dashboards: false (no alarms are made); remove one")

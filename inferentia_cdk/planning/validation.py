@@ -23,6 +23,7 @@ from ..config.models import (
     is_token,
     parse_quantity,
 )
+from ..config.namespaces import RESERVED_NAMESPACES, RESERVED_PREFIX, reserved_namespace_reason
 from ..config.problems import RULES, Path, Problem, errors, rule, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
@@ -31,6 +32,8 @@ from .neuron_rules import check_lnc, check_torus_device_count
 from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
 from .sizing import divisors, replica_needs
+
+API_NAME_NAMESPACE = rule("NAME170", "error", "an API name is no namespace Kubernetes, the cluster or an add-on uses")
 
 
 def neuron_types_hint() -> str:
@@ -164,8 +167,6 @@ def check_replica_bounds(api: ApiSpec, path: Path = ()) -> list[Problem]:
 
 _MIB = 2**20
 
-RESERVED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
-"""Namespaces Kubernetes itself owns; an API's namespace is its name, so these names are taken."""
 # Kubernetes 1.34+ accepts any printable ASCII except '=' in an environment variable name.
 _ENV_NAME = re.compile(r"^[\x21-\x3c\x3e-\x7e]+$")
 MAX_CHIPS_PER_NODE = max(t.chips for t in catalog.INSTANCE_TYPES.values())
@@ -376,20 +377,19 @@ def check_contiguous_allocation(
     ]
 
 
-RESERVED_NAMESPACE = rule("API008", "error", "an API name (its namespace) is not one Kubernetes owns")
-
-
 def check_api_name(api: ApiSpec, path: Path = ()) -> list[Problem]:
-    """An API's namespace is its name, so names Kubernetes owns are taken."""
-    if api.name in RESERVED_NAMESPACES or api.name.startswith("kube-"):
-        return [
-            RESERVED_NAMESPACE.problem(
-                (*path, "name"),
-                f"API name {api.name!r} is also its namespace, and Kubernetes owns that namespace; pick another "
-                "name (not 'default' and not starting with 'kube-')",
-            )
-        ]
-    return []
+    """An API's namespace is its name: names of namespaces Kubernetes, the cluster or its add-ons use are taken."""
+    reason = reserved_namespace_reason(api.name)
+    if reason is None:
+        return []
+    taken = ", ".join(sorted(RESERVED_NAMESPACES))
+    return [
+        API_NAME_NAMESPACE.problem(
+            (*path, "name"),
+            f"API name {api.name!r} is also its namespace, and {reason}; pick another name (taken: {taken} and any "
+            f"name starting with {RESERVED_PREFIX!r})",
+        )
+    ]
 
 
 def _kubernetes_references(value: str) -> list[str]:

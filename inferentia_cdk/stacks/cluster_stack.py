@@ -16,7 +16,7 @@ from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct, IConstruct
 
 from ..catalog import versions
-from ..config.models import InferentiaConfig
+from ..config.models import ClusterSpec, InferentiaConfig
 from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.cluster_key import cluster_key
@@ -62,6 +62,15 @@ class _EncryptLogGroups:
             node.kms_key_id = self._key.key_arn
 
 
+def vpc_zone_props(spec: ClusterSpec) -> dict[str, Any]:
+    """The VPC's zones: those the config names (no lookup, so an environment-specific stack synthesizes offline), else
+    ``max_azs`` of the region's (looked up once with credentials and cached in cdk.context.json). aws-cdk-lib takes
+    one of the two, never both."""
+    if spec.availability_zones is not None:
+        return {"availability_zones": list(spec.availability_zones)}
+    return {"max_azs": spec.max_azs}
+
+
 class InferentiaClusterStack(cdk.Stack):
     """VPC, encrypted EKS cluster with all control-plane logs, system nodes, the config's Neuron node groups and the
     add-ons they need: the Neuron device plugin, the EKS node monitoring agent, Cluster Autoscaler and metrics-server.
@@ -80,7 +89,7 @@ class InferentiaClusterStack(cdk.Stack):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(CLUSTER_VPC_CIDR),
-            max_azs=spec.max_azs,
+            **vpc_zone_props(spec),
             nat_gateways=spec.nat_gateways,
             # Stated, not left to cdk.json's feature flag: an app that uses this stack may not set the flag.
             restrict_default_security_group=True,
@@ -212,6 +221,13 @@ class InferentiaClusterStack(cdk.Stack):
             return access
         # The config rules require CIDRs with a public endpoint: EKS's own default would admit the whole internet.
         return access.only_from(*config.cluster.public_access_cidrs)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The zones the config names, when it names them: aws-cdk-lib then has nothing to look up (the Vpc checks given
+        zones against this list, which an environment-specific stack otherwise asks EC2 for at synth)."""
+        zones = self.config.cluster.availability_zones if hasattr(self, "config") else None
+        return list(zones) if zones is not None else list(super().availability_zones)
 
     def _grant_admins(self, config: InferentiaConfig) -> None:
         admin_policy = eks.AccessPolicy.from_access_policy_name(
