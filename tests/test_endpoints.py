@@ -319,6 +319,11 @@ def test_the_load_balancer_controller_is_installed_pinned_from_the_public_galler
     values = json.dumps(chart["Values"])
     assert versions.AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY in values
     assert versions.AWS_LOAD_BALANCER_CONTROLLER in values
+    # The built-in release lends only its IAM policy: no value of the chart names it.
+    assert versions.AWS_LOAD_BALANCER_CONTROLLER_POLICY_OF not in values
+    policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
+    granted = json.dumps([p for p in policies if "elasticloadbalancing:RegisterTargets" in json.dumps(p)])
+    assert "elasticloadbalancing:DeregisterTargets" in granted and "ec2:DescribeAvailabilityZones" in granted
 
 
 def test_no_endpoints_means_no_load_balancer_and_no_controller(default_app: Synthesized) -> None:

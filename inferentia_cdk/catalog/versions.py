@@ -5,11 +5,9 @@ Each value names where it was seen. Never ``latest``: a deploy must render the s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from importlib import resources
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 KUBERNETES_VERSIONS: Final = ("1.35", "1.36")
 """Versions with an AL2023 Neuron and a Bottlerocket AMI, an aws-cdk-lib ``KubernetesVersion`` and a kubectl layer
@@ -50,14 +48,15 @@ auto-repair acts on (EKS User Guide, "Detect node health issues with the EKS nod
 left to EKS, which installs the default for the cluster's version, as for metrics-server."""
 
 # kubernetes-sigs/aws-load-balancer-controller tag v3.5.0 ("cut v3.5.0 release", 2026-08-03; helm chart version 3.5.0,
-# appVersion v3.5.0), the newest release tag, seen 2026-12-04. aws-cdk-lib 2.275's AlbControllerVersion stops at v3.2.2,
-# so the construct uses AlbControllerVersion.of with the chart version and supplies the release's IAM policy itself.
+# appVersion v3.5.0), the newest release tag, seen 2026-12-04. aws-cdk-lib 2.275's AlbControllerVersion stops at v3.2.2.
+# The release's docs/install/iam_policy.json is unchanged since v3.2.2 (compared with aws-cdk-lib 2.275's bundled
+# alb-iam_policy-v3.2.2.json on 2026-12-04), so the construct takes aws-cdk-lib's v3.2.2 policy and moves only the chart
+# and the image to this release (constructs/api_load_balancer.py says how); no policy file is copied into this package.
 AWS_LOAD_BALANCER_CONTROLLER: Final = "v3.5.0"
 AWS_LOAD_BALANCER_CONTROLLER_CHART: Final = "3.5.0"
+AWS_LOAD_BALANCER_CONTROLLER_POLICY_OF: Final = "v3.2.2"
+"""The aws-cdk-lib ``AlbControllerVersion`` whose bundled IAM policy is the pinned release's."""
 AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY: Final = "public.ecr.aws/eks/aws-load-balancer-controller"
-AWS_LOAD_BALANCER_CONTROLLER_IAM_POLICY: Final = "alb-controller-iam-policy-v3.5.0.json"
-"""In ``catalog/data/``: docs/install/iam_policy.json of aws-load-balancer-controller at tag v3.5.0, unchanged (its
-content equals aws-cdk-lib 2.275's bundled v3.2.2 policy: the file did not change between the two tags)."""
 
 # kedacore/charts keda/Chart.yaml: chart (and app) 2.20.2, "prepare v2.20.2 release" of 2026-07-31; the ScaledObject and
 # TriggerAuthentication fields we render are those of that chart's CRDs (keda.sh/v1alpha1).
@@ -76,13 +75,6 @@ CLOUDWATCH_OBSERVABILITY_NEURON_METRICS_SINCE: Final = "v1.5.0-eksbuild.1"
 # CloudWatch user guide, "Quick start with the Amazon CloudWatch Observability EKS add-on": EKS Pod Identity for the
 # agent from add-on version 3.1.0.
 CLOUDWATCH_OBSERVABILITY_POD_IDENTITY_SINCE: Final = "v3.1.0-eksbuild.1"
-
-
-def aws_load_balancer_controller_policy() -> dict[str, Any]:
-    """The IAM policy document of the pinned AWS Load Balancer Controller release."""
-    text = resources.files(__package__).joinpath("data", AWS_LOAD_BALANCER_CONTROLLER_IAM_POLICY).read_text()
-    policy: dict[str, Any] = json.loads(text)
-    return policy
 
 
 # The Neuron Deep Learning Container that serves vLLM, per Neuron family: two tracks since Neuron 2.32.

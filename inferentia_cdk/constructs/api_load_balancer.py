@@ -36,7 +36,7 @@ class ApiLoadBalancer(Construct):
 
     :param cluster: the EKS cluster whose pods the load balancer calls; the controller is installed on it with
         aws-cdk-lib's ``AlbController`` at ``versions.AWS_LOAD_BALANCER_CONTROLLER`` (the IAM policy that release
-        documents, from ``catalog/data/``, granted through IRSA).
+        documents, granted through IRSA; see :func:`install_controller`).
     :param vpc: the cluster's VPC. Internal load balancers sit in its private subnets, internet-facing ones in its
         public subnets.
     :param plan: the endpoints plan (``core.endpoints.plan_endpoints``). With a certificate the listener is HTTPS on
@@ -136,15 +136,7 @@ class ApiLoadBalancer(Construct):
             self.listener = self.load_balancer.add_listener(
                 "Listener", port=port, protocol=elbv2.ApplicationProtocol.HTTP, default_action=not_found, open=False
             )
-        self.controller = eks.AlbController(
-            self,
-            "Controller",
-            cluster=cluster,
-            version=controller_version(),
-            policy=versions.aws_load_balancer_controller_policy(),
-            # The public gallery copy of the release image: one address in every region, no ECR login.
-            repository=versions.AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY,
-        )
+        self.controller = install_controller(self, cluster)
 
     @property
     def host(self) -> str:
@@ -208,9 +200,35 @@ def _check_arguments(scope: Construct, *, cluster: object, vpc: object, plan: ob
     return vpc_cidr
 
 
-def controller_version() -> eks.AlbControllerVersion:
-    """The pinned controller release and its chart; newer than aws-cdk-lib's enum, so its IAM policy comes from
-    :func:`inferentia_cdk.catalog.versions.aws_load_balancer_controller_policy`."""
-    return eks.AlbControllerVersion.of(
-        versions.AWS_LOAD_BALANCER_CONTROLLER, versions.AWS_LOAD_BALANCER_CONTROLLER_CHART
+def install_controller(scope: Construct, cluster: eks.Cluster) -> eks.AlbController:
+    """The AWS Load Balancer Controller at ``versions.AWS_LOAD_BALANCER_CONTROLLER``, newer than aws-cdk-lib's enum.
+
+    ``AlbControllerVersion.of`` would make us ship the release's IAM policy file ourselves. That policy is the one
+    aws-cdk-lib bundles for ``versions.AWS_LOAD_BALANCER_CONTROLLER_POLICY_OF`` (see catalog/versions.py), so the
+    controller is built at that version, which grants that policy, and its Helm chart is moved to the pinned release:
+    the image tag through ``additional_helm_chart_values`` (applied after aws-cdk-lib's own values), and the chart
+    version through an L1 override, since no prop sets a built-in version's chart version.
+    """
+    built_in = getattr(
+        eks.AlbControllerVersion, versions.AWS_LOAD_BALANCER_CONTROLLER_POLICY_OF.upper().replace(".", "_")
     )
+    controller = eks.AlbController(
+        scope,
+        "Controller",
+        cluster=cluster,
+        version=built_in,
+        # The public gallery copy of the release image: one address in every region, no ECR login.
+        repository=versions.AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY,
+        additional_helm_chart_values={
+            "image": {
+                "repository": versions.AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY,
+                "tag": versions.AWS_LOAD_BALANCER_CONTROLLER,
+            }
+        },
+    )
+    # HelmChart "Resource" > its CustomResource > the CfnResource that carries the chart's properties.
+    chart = controller.node.find_child("Resource").node.default_child
+    resource = chart.node.default_child if chart is not None else None
+    assert isinstance(resource, cdk.CfnResource)
+    resource.add_property_override("Version", versions.AWS_LOAD_BALANCER_CONTROLLER_CHART)
+    return controller
