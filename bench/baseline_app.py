@@ -2,13 +2,15 @@
 
 Given the benchmark config's settings and Kubernetes objects as plain JSON (bench/workload.py, written before the timer
 starts), it builds what our stacks build: the VPC with flow logs to a KMS-encrypted log group, the encrypted EKS cluster
-with every control-plane log and the kubectl layer, the system node group, each Neuron node group with its labels,
-taint, node auto-repair and the tags Cluster Autoscaler reads to scale it from zero, the device plugin, Cluster
-Autoscaler with its Pod Identity role, metrics-server, the node monitoring agent, the deploy-time quota check, the same
-outputs, the KEDA chart and the CloudWatch observability add-on (each with its Pod Identity role) when the APIs scale on
-NeuronCores, and per API one manifest with the same objects and a CloudWatch dashboard with the same widgets, in the
-nested stack a hash of the API's name picks (32 of them, as ours: a user who wants more than 185 APIs has to split them
-somehow, and a careful one keeps each API in place when others come and go).
+with every control-plane log and the kubectl layer (its key usable by CloudWatch Logs for this account's log groups
+only), the system node group, each Neuron node group with its labels, taint, node auto-repair and the tags Cluster
+Autoscaler reads to scale it from zero, the device plugin, the VPC CNI add-on with its network policy agent on,
+Cluster Autoscaler, metrics-server, the node monitoring agent, the deploy-time quota check, the same outputs, the KEDA
+chart and the CloudWatch observability add-on when the APIs scale on NeuronCores (every Pod Identity role trusting
+only its own service account in this cluster), and per API one manifest with the same objects and a CloudWatch
+dashboard with the same widgets, in the nested stack a hash of the API's name picks (32 of them, as ours: a user
+who wants more than 185 APIs has to split them somehow, and a careful one keeps each API in place when others
+come and go).
 
 What it leaves out is exactly our layer: config loading and validation, pydantic and our construct classes.
 The benchmark checks that both apps produce the same resource types and counts in every template, and the same
@@ -59,8 +61,31 @@ def cluster_stack(app: cdk.App, w: dict) -> tuple[cdk.Stack, eks.Cluster]:
     spec = w["cluster"]
     name = spec["name"]
     stack = cdk.Stack(app, "InferentiaCluster", description=f"EKS cluster {name} with Neuron node groups")
-    key = kms.Key(stack, "Key", description=f"Secrets and logs of EKS cluster {name}", enable_key_rotation=True)
-    key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"))
+    key = kms.Key(
+        stack,
+        "Key",
+        description=f"Envelope encryption of Kubernetes secrets and logs of EKS cluster {name}",
+        enable_key_rotation=True,
+    )
+    # CloudWatch Logs may use the key only for log groups of this account and region.
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="LogGroupsOfThisAccount",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+    )
     vpc = ec2.Vpc(
         stack,
         "Vpc",
@@ -109,6 +134,15 @@ def cluster_stack(app: cdk.App, w: dict) -> tuple[cdk.Stack, eks.Cluster]:
         labels={"inferentia-cdk/role": "system"},
     )
     neuron_groups = [neuron_nodegroup(stack, cluster, name, group) for group in w["node_groups"]]
+    # The VPC CNI with its network policy agent, so that the APIs' NetworkPolicies are enforced.
+    vpc_cni = eks.Addon(
+        stack,
+        "VpcCni",
+        cluster=cluster,
+        addon_name="vpc-cni",
+        configuration_values={"enableNetworkPolicy": "true"},
+    )
+    vpc_cni.node.default_child.resolve_conflicts = "OVERWRITE"
     eks.KubernetesManifest(stack, "NeuronDevicePlugin", cluster=cluster, manifest=w["device_plugin_objects"])
     if spec["cluster_autoscaler"]:
         cluster_autoscaler(stack, cluster, name, system, w["autoscaler_objects"])
@@ -201,8 +235,24 @@ def cluster_autoscaler(
         namespace="kube-system",
         identity_type=eks.IdentityType.POD_IDENTITY,
     )
+    # The role aws_eks_v2.ServiceAccount makes trusts any pod identity association: narrow it to this one.
+    account.role.node.default_child.add_property_override(
+        "AssumeRolePolicyDocument",
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "pods.eks.amazonaws.com"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    "Condition": trust_conditions(cluster, "kube-system", "cluster-autoscaler"),
+                }
+            ],
+        },
+    )
     account.add_to_principal_policy(
         iam.PolicyStatement(
+            sid="DescribeScalingTargets",
             actions=[
                 "autoscaling:DescribeAutoScalingGroups",
                 "autoscaling:DescribeAutoScalingInstances",
@@ -219,6 +269,7 @@ def cluster_autoscaler(
     )
     account.add_to_principal_policy(
         iam.PolicyStatement(
+            sid="DescribeNodegroups",
             actions=["eks:DescribeNodegroup"],
             resources=[
                 stack.format_arn(
@@ -232,6 +283,7 @@ def cluster_autoscaler(
     )
     account.add_to_principal_policy(
         iam.PolicyStatement(
+            sid="ScaleOwnedGroups",
             actions=["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
             resources=[autoscaling_group_arn(stack)],
             conditions={
@@ -248,11 +300,26 @@ def cluster_autoscaler(
     manifest.node.add_dependency(account)
 
 
-def pod_identity_role(stack: cdk.Stack, construct_id: str, cluster: eks.Cluster, description: str) -> iam.Role:
+def trust_conditions(cluster: eks.Cluster, namespace: str, service_account: str) -> dict:
+    """Only pods of this cluster running as namespace/service_account (the session tags EKS Pod Identity sets)."""
+    return {
+        "StringEquals": {
+            "aws:RequestTag/eks-cluster-arn": cluster.cluster_arn,
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": service_account,
+        }
+    }
+
+
+def pod_identity_role(
+    stack: cdk.Stack, construct_id: str, cluster: eks.Cluster, namespace: str, service_account: str, description: str
+) -> iam.Role:
     role = iam.Role(
         stack,
         construct_id,
-        assumed_by=iam.SessionTagsPrincipal(iam.ServicePrincipal("pods.eks.amazonaws.com")),
+        assumed_by=iam.SessionTagsPrincipal(iam.ServicePrincipal("pods.eks.amazonaws.com")).with_conditions(
+            trust_conditions(cluster, namespace, service_account)
+        ),
         description=description,
     )
     if cluster.eks_pod_identity_agent is not None:
@@ -261,7 +328,14 @@ def pod_identity_role(stack: cdk.Stack, construct_id: str, cluster: eks.Cluster,
 
 
 def container_insights(stack: cdk.Stack, cluster: eks.Cluster) -> None:
-    role = pod_identity_role(stack, "CloudWatchAgentRole", cluster, "CloudWatch agent: Container Insights metrics")
+    role = pod_identity_role(
+        stack,
+        "CloudWatchAgentRole",
+        cluster,
+        "amazon-cloudwatch",
+        "cloudwatch-agent",
+        "CloudWatch agent: Container Insights metrics",
+    )
     role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy"))
     addon = eks.Addon(
         stack,
@@ -278,9 +352,16 @@ def container_insights(stack: cdk.Stack, cluster: eks.Cluster) -> None:
 
 def keda(stack: cdk.Stack, cluster: eks.Cluster, values: dict) -> None:
     role = pod_identity_role(
-        stack, "KedaOperatorRole", cluster, "KEDA operator: reads CloudWatch metrics to scale APIs"
+        stack,
+        "KedaOperatorRole",
+        cluster,
+        "keda",
+        "keda-operator",
+        "KEDA operator: reads CloudWatch metrics to scale APIs",
     )
-    role.add_to_policy(iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"]))
+    role.add_to_policy(
+        iam.PolicyStatement(sid="ReadScalingMetrics", actions=["cloudwatch:GetMetricData"], resources=["*"])
+    )
     association = eks.CfnPodIdentityAssociation(
         stack,
         "KedaOperatorPodIdentity",
@@ -359,6 +440,7 @@ def quota_check(stack: cdk.Stack, key: kms.Key, needs: list, shortfall: str) -> 
         stack,
         "QuotaCheckRole",
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description="Reads the EC2 vCPU quotas of Neuron node groups before they launch (inferentia-cdk)",
         inline_policies={
             "ReadEc2Quotas": iam.PolicyDocument(
                 statements=[
@@ -379,6 +461,7 @@ def quota_check(stack: cdk.Stack, key: kms.Key, needs: list, shortfall: str) -> 
         runtime=lambda_.Runtime.PYTHON_3_14,
         architecture=lambda_.Architecture.ARM_64,
         handler="handler.handler",
+        description="inferentia-cdk: fails the deployment when an Inf/Trn vCPU quota is short",
         code=lambda_.Code.from_asset(
             str(QUOTA_HANDLER_DIR), exclude=["*", "!service_quotas.py", "!handler.py"], ignore_mode=cdk.IgnoreMode.GIT
         ),
@@ -395,7 +478,12 @@ def quota_check(stack: cdk.Stack, key: kms.Key, needs: list, shortfall: str) -> 
         properties={"Needs": needs, "Shortfall": shortfall},
         service_timeout=cdk.Duration.minutes(5),
     )
-    cdk.CfnOutput(stack, "QuotaCheckReport", value=check.get_att_string("Summary"))
+    cdk.CfnOutput(
+        stack,
+        "QuotaCheckReport",
+        value=check.get_att_string("Summary"),
+        description="EC2 vCPU quotas of the Neuron node groups at the last deploy that changed their capacity",
+    )
     return check
 
 
