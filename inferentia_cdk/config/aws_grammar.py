@@ -7,6 +7,7 @@ Pure: no CDK import. Each ``*_error`` function returns why a value is not valid,
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -217,7 +218,9 @@ NON_PUBLIC_IPV4: tuple[ipaddress.IPv4Network, ...] = tuple(
 PUBLIC_IPV6 = (ipaddress.IPv6Network("2000::/3"),)
 
 
+@functools.cache
 def _public_ipv4() -> tuple[ipaddress.IPv4Network, ...]:
+    # Computed on first use (about 580 network exclusions), not at import: only configs with public CIDRs need it.
     space = [ipaddress.IPv4Network("0.0.0.0/0")]
     for block in NON_PUBLIC_IPV4:
         space = [rest for piece in space for rest in _exclude(piece, block)]
@@ -230,7 +233,11 @@ def _exclude(piece: ipaddress.IPv4Network, block: ipaddress.IPv4Network) -> tupl
     return () if piece.subnet_of(block) else tuple(piece.address_exclude(block))
 
 
-PUBLIC_IPV4 = _public_ipv4()
+def __getattr__(name: str) -> object:
+    # PEP 562: PUBLIC_IPV4 (every IPv4 block the internet routes) is a module constant built on first access.
+    if name == "PUBLIC_IPV4":
+        return _public_ipv4()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_cidr(text: object) -> Network | str:
@@ -290,7 +297,7 @@ def is_public(network: Network) -> bool:
 def covers_internet(networks: Iterable[Network], version: int) -> bool:
     """Whether the blocks together cover every public address of IP ``version``: however they are spelled
     (0.0.0.0/0, or 0.0.0.0/1 with 128.0.0.0/1), such a list admits anyone."""
-    public: Sequence[Network] = PUBLIC_IPV4 if version == 4 else PUBLIC_IPV6
+    public: Sequence[Network] = _public_ipv4() if version == 4 else PUBLIC_IPV6
     blocks = list(ipaddress.collapse_addresses(n for n in networks if n.version == version))  # type: ignore[type-var]
     covered = 0
     for block in blocks:

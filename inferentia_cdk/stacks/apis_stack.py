@@ -9,7 +9,6 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from ..config.models import ApiSpec, InferentiaConfig
-from ..constructs.api_endpoint import ApiEndpoint
 from ..constructs.inferentia_api import InferentiaApi
 from ..constructs.model_access import ModelAccess
 from ..manifests.endpoint import EndpointTarget
@@ -19,6 +18,7 @@ from ..planning.scaling import signal_of
 from .cluster_stack import InferentiaClusterStack
 
 if TYPE_CHECKING:
+    from ..constructs.api_endpoint import ApiEndpoint
     from ..constructs.api_monitoring import ApiMonitoring
 
 
@@ -89,6 +89,9 @@ class InferentiaApisStack(cdk.Stack):
         target: EndpointTarget | None = None
         exposed = plan.api(spec.name) if plan is not None else None
         if exposed is not None and plan is not None and load_balancer is not None:
+            # Imported here, as ApiLoadBalancer in the cluster stack: its constants are jsii calls at import.
+            from ..constructs.api_endpoint import ApiEndpoint
+
             endpoint = ApiEndpoint(
                 scope, f"{spec.name}-endpoint", api=exposed, listener=load_balancer.listener, vpc=cluster_stack.vpc
             )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 import jsii
@@ -17,7 +17,6 @@ from constructs import Construct, IConstruct
 
 from ..catalog import versions
 from ..config.models import ClusterSpec, InferentiaConfig
-from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.cluster_key import cluster_key
 from ..constructs.keda import Keda
@@ -29,6 +28,9 @@ from ..constructs.neuron_quota_check import add_quota_check
 from ..constructs.observability import ContainerInsights
 from ..planning.endpoints import CLUSTER_VPC_CIDR, plan_endpoints
 from ..planning.scaling import needs_keda
+
+if TYPE_CHECKING:
+    from ..constructs.api_load_balancer import ApiLoadBalancer
 
 _ENDPOINT_ACCESS = {
     "private": eks.EndpointAccess.PRIVATE,
@@ -186,6 +188,10 @@ class InferentiaClusterStack(cdk.Stack):
         self.endpoints_plan = plan_endpoints(config)
         self.api_load_balancer: ApiLoadBalancer | None = None
         if self.endpoints_plan is not None:
+            # Imported here: the endpoint modules make jsii calls at import (their constants) that a cluster without
+            # endpoints, the default, should not pay.
+            from ..constructs.api_load_balancer import ApiLoadBalancer
+
             self.api_load_balancer = ApiLoadBalancer(
                 self,
                 "ApiLoadBalancer",

@@ -13,7 +13,6 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from ..constructs.api_load_balancer import ApiLoadBalancer
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.keda import Keda
 from ..constructs.neuron_quota_check import NeuronQuotaCheck
@@ -163,6 +162,9 @@ def _acknowledge_quota_check(stack: cdk.Stack) -> None:
 
 def _acknowledge_api_load_balancer(stack: cdk.Stack) -> None:
     """The APIs' load balancer: its access log bucket and the AWS Load Balancer Controller's role."""
+    # Imported here: the module's constants are jsii calls that an app without endpoints should not pay at import.
+    from ..constructs.api_load_balancer import ApiLoadBalancer
+
     for construct in stack.node.find_all():
         if not isinstance(construct, ApiLoadBalancer):
             continue
