@@ -3,159 +3,25 @@
 No CDK import anywhere on this path (``import inferentia_cdk.cli`` must not load ``aws_cdk``): the commands answer in
 well under a second, without starting jsii and Node.
 
-Exit status of ``validate`` and ``plan``: 0 for a valid config (warnings are printed but do not fail), 2 for an
-invalid one, with one line per problem ``<file>:<line>: <path>: <message>``.
+Exit status of ``validate`` and ``plan``: 0 for a valid config (warnings and notes are printed but do not fail), 2 for
+an invalid one, with one line per problem ``<file>:<line>: <path>: <message>``; ``plan --prices live`` exits 1 when
+the AWS Price List API cannot be read (no credentials, no network, access denied).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
-from ..config.models import ApiSpec
 from ..config.problems import ConfigError, Problem
-from ..planning.capacity import NodeGroupCapacity
 from ..planning.loader import LoadedConfig, load_config
-from ..planning.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
-from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_replica
 
 EXIT_VALID = 0
 EXIT_INVALID = 2
 PROG = "inferentia-cdk"
-
-
-@dataclass(frozen=True)
-class ApiPlan:
-    """What ``plan`` reports for one API: its NCG layout on its node group, and advice."""
-
-    spec: ApiSpec
-    capacity: NodeGroupCapacity
-    sizing: ReplicaSizing
-    warnings: tuple[Problem, ...]
-    signal: ScalingSignal
-    at_max: ReplicaCapacity
-    """Nodes and vCPUs this API needs at max_replicas, counting chips, CPU and memory per node."""
-
-    @property
-    def compiled_neuroncores(self) -> int:
-        """The model's compiled cores; the NCG size when the config leaves it out."""
-        return self.spec.compiled_neuroncores or self.sizing.ncg_size
-
-    @property
-    def replicas_per_node(self) -> int:
-        """Replicas that fit on the node with the fewest chips, counting chips only."""
-        return self.capacity.chips_per_node // self.spec.compute.inf
-
-    def advice(self) -> list[str]:
-        """The warnings about this API, else the throughput-versus-latency reading of its layout."""
-        if self.warnings:
-            return [w.message for w in self.warnings]
-        size, cores = self.sizing.ncg_size, self.sizing.neuroncores
-        if size == 1:
-            return [
-                "throughput layout: one model copy per NeuronCore. If latency matters more, compile for more cores "
-                f"and lower processes_per_replica (valid: {', '.join(map(str, divisors(cores)))})"
-            ]
-        return [
-            f"latency layout: each model copy spans {size} NeuronCores. If the model compiles for fewer cores, "
-            "throughput rises by running more copies: compile for the fewest cores it allows and raise "
-            f"processes_per_replica (valid: {', '.join(map(str, divisors(cores)))})"
-        ]
-
-    def as_json(self) -> dict[str, Any]:
-        family = self.sizing.family
-        first = self.sizing.groups[0]
-        return {
-            "name": self.spec.name,
-            "node_group": self.spec.node_group,
-            "instance_types": list(self.capacity.instance_type_names),
-            "family": family.name,
-            "inf": self.spec.compute.inf,
-            "processes_per_replica": self.spec.processes_per_replica,
-            "threads_per_process": self.spec.threads_per_process,
-            "ncg_size": self.sizing.ncg_size,
-            "ncg_count": self.sizing.ncg_count,
-            "neuroncores": self.sizing.neuroncores,
-            "compiled_neuroncores": self.compiled_neuroncores,
-            "device_memory_kind": family.device_memory_kind,
-            "device_memory_gib_per_ncg": first.device_memory_gib,
-            "device_memory_share_gib_per_ncg": first.device_memory_share_gib,
-            "ncgs_sharing_a_chip": self.sizing.ncgs_per_chip,
-            "replicas_per_node": self.replicas_per_node,
-            "min_replicas": self.spec.autoscaling.min_replicas,
-            "max_replicas": self.spec.autoscaling.max_replicas,
-            "scaling": {
-                "metric": self.signal.metric,
-                "target": self.signal.target,
-                "unit": self.signal.unit,
-                "via": "keda" if self.signal.via_keda else "hpa",
-                "replicas_per_node": self.at_max.replicas_per_node,
-                "nodes_at_max_replicas": self.at_max.nodes_at_max,
-                "vcpus_at_max_replicas": self.at_max.vcpus_at_max,
-                "node_group_max_size": self.at_max.group_max_nodes,
-            },
-            "ncgs": [
-                {
-                    "index": g.index,
-                    "cores": [g.first_core, g.last_core],
-                    "chips": list(g.chips),
-                    "device_memory_gib": g.device_memory_gib,
-                    "device_memory_share_gib": g.device_memory_share_gib,
-                    "shared_with": list(g.shared_with),
-                }
-                for g in self.sizing.groups
-            ],
-            "advice": self.advice(),
-        }
-
-    def as_text(self) -> str:
-        spec, sizing = self.spec, self.sizing
-        first = sizing.groups[0]
-        lines = [
-            f"{spec.name} (node group {spec.node_group}: {', '.join(self.capacity.instance_type_names)})",
-            f"  inf {spec.compute.inf} x {sizing.family.cores_per_chip} NeuronCores per {sizing.family.name} chip "
-            f"= {sizing.neuroncores} NeuronCores per replica",
-            f"  processes_per_replica {spec.processes_per_replica} -> {sizing.ncg_count} NCG(s) of "
-            f"{sizing.ncg_size} NeuronCore(s); threads_per_process {spec.threads_per_process}",
-            f"  device memory per NCG: {describe_memory(first, sizing.family)}",
-            f"  compiled_neuroncores {self.compiled_neuroncores}"
-            + ("" if spec.compiled_neuroncores else " (default: the NCG size)"),
-            f"  replicas {spec.autoscaling.min_replicas}-{spec.autoscaling.max_replicas}, "
-            f"{self.replicas_per_node} per node by chips",
-            f"  scaling: {self.signal.describe()}",
-            f"  at max_replicas {spec.autoscaling.max_replicas}: {self.at_max.nodes_at_max} node(s), "
-            f"{self.at_max.vcpus_at_max} vCPUs ({self.at_max.replicas_per_node} replica(s) per node by chips, CPU and "
-            f"memory; node group max_size {self.at_max.group_max_nodes}"
-            + (")" if self.at_max.fits_group else ", too few: the rest stay Pending)"),
-        ]
-        lines += [f"  advice: {line}" for line in self.advice()]
-        return "\n".join(lines)
-
-
-def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
-    """The plan of every API of a loaded (so valid) config."""
-    plans = []
-    neuron_monitor, container_insights = loaded.config.neuron_monitor(), loaded.config.container_insights()
-    for i, spec in enumerate(loaded.config.apis):
-        group = loaded.config.node_group(spec.node_group)
-        if group is None:  # load_config has rejected such a config already
-            raise ConfigError([Problem(("apis", i, "node_group"), f"{spec.node_group!r} is not a node group")])
-        capacity = NodeGroupCapacity.of(group)
-        sizing = size_replica(capacity.family, spec.compute.inf, spec.processes_per_replica)
-        own = tuple(w for w in loaded.warnings if w.path[:2] == ("apis", i))
-        at_max = replica_capacity(
-            spec,
-            capacity,
-            neuron_monitor=neuron_monitor,
-            container_insights=container_insights,
-        )
-        plans.append(ApiPlan(spec, capacity, sizing, own, signal_of(spec.autoscaling), at_max))
-    return plans
 
 
 def load_or_report(path: str, err: TextIO) -> LoadedConfig | None:
@@ -179,15 +45,17 @@ def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = load_or_report(args.config, err)
     if loaded is None:
         return EXIT_INVALID
-    for warning in loaded.warnings:
-        print(warning.render(loaded.source), file=err)
+    for problem in (*loaded.warnings, *loaded.notes):
+        print(problem.render(loaded.source), file=err)
     counts = ", ".join(
         _count(n, noun)
         for n, noun in (
             (len(loaded.config.node_groups), "node group"),
             (len(loaded.config.apis), "API"),
             (len(loaded.warnings), "warning"),
+            (len(loaded.notes), "note"),
         )
+        if n or noun != "note"
     )
     print(f"{loaded.source}: valid ({counts})", file=out)
     return EXIT_VALID
@@ -197,22 +65,10 @@ def run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = load_or_report(args.config, err)
     if loaded is None:
         return EXIT_INVALID
-    plans = plan_config(loaded)
-    if args.json:
-        document = {
-            "config": loaded.source,
-            "apis": [p.as_json() for p in plans],
-            "warnings": [w.render(loaded.source) for w in loaded.warnings],
-        }
-        print(json.dumps(document, indent=2), file=out)
-        return EXIT_VALID
-    for warning in loaded.warnings:
-        print(warning.render(loaded.source), file=err)
-    if not plans:
-        print(f"{loaded.source}: no APIs to plan", file=out)
-    else:
-        print("\n\n".join(p.as_text() for p in plans), file=out)
-    return EXIT_VALID
+    # Imported here: only plan needs the cluster plan and its table library.
+    from .plan import run_plan as print_plan
+
+    return print_plan(args, loaded, out, err)
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -233,11 +89,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     validate.add_argument("config", help="the inferentia-cdk config file (YAML)")
     plan = commands.add_parser(
         "plan",
-        help="show each API's NeuronCore Groups (sizes, counts, device memory, compiled cores, advice), its scaling "
-        "signal and target, and the nodes and vCPUs its max_replicas needs",
+        help="show the cluster at a glance: each node group's nodes at deploy, min load, full load and max_size with "
+        "chips, NeuronCores, vCPUs and cost; each API's NCG layout, replicas, scaling, URL and advice; fixed costs",
     )
     plan.add_argument("config", help="the inferentia-cdk config file (YAML)")
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON ({'apis': [...], ...})")
+    if _command_of(argv) == "plan":
+        from .plan import add_plan_arguments
+
+        add_plan_arguments(plan)
     quota = commands.add_parser("quota", help="compare the Inf/Trn vCPU quotas with the node groups' maximum")
     if _command_of(argv) == "quota":
         # Imported only for this command, so that validate and plan never load boto3.

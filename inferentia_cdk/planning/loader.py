@@ -45,6 +45,8 @@ class LoadedConfig:
     config: InferentiaConfig
     warnings: tuple[Problem, ...]
     source: str
+    notes: tuple[Problem, ...] = ()
+    """What will happen that needs no change (severity ``note``), such as pods Pending until nodes are added."""
 
 
 # libyaml's parser where PyYAML was built with it: the same events, several times faster on large configs.
@@ -506,4 +508,9 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
         found = [*found[:MAX_PROBLEMS], replace(hidden, message=f"and {len(found) - MAX_PROBLEMS} more problems")]
     if config is None or found:
         raise ConfigError(found, str(source))
-    return LoadedConfig(config, tuple(p for p in located if p.severity == "warning"), str(source))
+    return LoadedConfig(
+        config,
+        tuple(p for p in located if p.severity == "warning"),
+        str(source),
+        tuple(p for p in located if p.severity == "note"),
+    )
