@@ -271,8 +271,7 @@ def render_text(plan: ClusterPlan, api_plans: list[ApiPlan], source: str) -> str
         price_sources(plan),
         "add-ons: " + (", ".join(addons) if addons else "none"),
     ]
-    if api_plans:
-        sections.append("\n\n".join(p.as_text() for p in api_plans))
+    sections.append("\n\n".join(p.as_text() for p in api_plans) if api_plans else f"{source}: no APIs to plan")
     return "\n\n".join(sections)
 
 
@@ -310,9 +309,12 @@ def render_json(plan: ClusterPlan, api_plans: list[ApiPlan], loaded: LoadedConfi
                     for load in LOADS
                 },
                 "usd_per_month_at_full_load": group.cost("full").per_month().as_json(),
-                "pods_per_node_at_full_load": [dict(node.replicas) for node in group.load.at_max.nodes]
+                "pods_per_node_at_full_load": [
+                    dict(node.replicas) for node in group.load.at_max.nodes[: group.nodes("full")]
+                ]
                 if group.load is not None
                 else [],
+                "pending_at_full_load": group.pending_at_full(),
             }
         )
     return {

@@ -133,6 +133,8 @@ class InferentiaApi(eks.KubernetesManifest):
         for warning in warnings:
             # One id per field (inferentia-cdk:compiled_neuroncores...): a deliberate choice can be acknowledged.
             cdk.Annotations.of(self).add_warning_v2(f"inferentia-cdk:{warning.path[-1]}", warning.message)
+        for note in (p for p in problems if p.severity == "note"):
+            cdk.Annotations.of(self).add_info(note.message)
 
     @property
     def namespace(self) -> str:

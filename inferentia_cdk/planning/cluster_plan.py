@@ -132,6 +132,15 @@ class NodeGroupPlan:
         packing = self.load.at_min if load == "min" else self.load.at_max
         return clamp(packing.node_count, self.capacity)
 
+    def pending_at_full(self) -> dict[str, int]:
+        """Replicas of each API that find no node at full load, because max_size stops the group."""
+        pending: dict[str, int] = {}
+        if self.load is not None:
+            for node in self.load.at_max.nodes[self.nodes("full") :]:
+                for api, count in node.replicas.items():
+                    pending[api] = pending.get(api, 0) + count
+        return pending
+
     def used(self, load: Load) -> Resources:
         """What the APIs' replicas request on the group's nodes at ``load`` (deploy and max_size: as at min and full)."""
         if self.load is None:
