@@ -1,4 +1,4 @@
-"""The capacity model (planning/packing.py), the CAP5xx rules built on it, and `plan`'s cluster tables, JSON and prices."""
+"""The capacity model (planning/packing.py), the CAP5xx rules built on it, and `plan`'s tables, JSON and prices."""
 
 from __future__ import annotations
 

@@ -26,13 +26,13 @@ from inferentia_cdk.manifests.api import render_api
 from inferentia_cdk.manifests.scaling import autoscaler_objects
 from inferentia_cdk.planning.capacity import CONTAINER_INSIGHTS_DAEMONSETS, NodeGroupCapacity, node_allocatable
 from inferentia_cdk.planning.loader import load_config, parse_config
+from inferentia_cdk.planning.packing import group_load
 from inferentia_cdk.planning.scaling import (
     METRIC_PERIOD_SECONDS,
     hpa_behavior,
     needs_keda,
     periods_to_max,
 )
-from inferentia_cdk.planning.packing import group_load
 from inferentia_cdk.planning.startup import DEFAULT_STARTUP_SECONDS
 from inferentia_cdk.planning.validation import check_api
 

@@ -45,7 +45,8 @@ APPLICATION_LOAD_BALANCER: Final = Price(
     "2026-12-04",
 )
 PUBLIC_IPV4_ADDRESS: Final = Price(
-    0.005, "Amazon VPC pricing, public IPv4 address hour (every NAT gateway and internet-facing load balancer node has one)",
+    0.005,
+    "Amazon VPC pricing, public IPv4 address hour (every NAT gateway and internet-facing load balancer node has one)",
     "2026-12-04",
 )
 

@@ -77,7 +77,10 @@ def explain(error: Exception, region: str) -> str:
 
     where = f"could not read prices for {region} from the AWS Price List API"
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
-        return f"{where}: no AWS credentials were found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); plan without --prices live uses the bundled prices"
+        return (
+            f"{where}: no AWS credentials were found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); "
+            "plan without --prices live uses the bundled prices"
+        )
     if isinstance(error, EndpointConnectionError):
         return f"{where}: the endpoint could not be reached ({error}); plan without --prices live works offline"
     if isinstance(error, ClientError):

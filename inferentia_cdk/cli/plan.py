@@ -224,7 +224,9 @@ def cluster_table(plan: ClusterPlan) -> str:
     ]
     for load in LOADS:
         total = plan.total(load)
-        rows.append([f"total at {LOAD_TITLES[load]}", "fixed + Neuron nodes", dollars(total), dollars(total.per_month(), 2)])
+        rows.append(
+            [f"total at {LOAD_TITLES[load]}", "fixed + Neuron nodes", dollars(total), dollars(total.per_month(), 2)]
+        )
     return _table(["cluster", "what", "$/h", "$/month"], rows, 2)
 
 
@@ -244,9 +246,7 @@ def vcpu_table(plan: ClusterPlan) -> str:
     rows = []
     for code, quota in quotas.items():
         groups = ", ".join(g.spec.name for g in plan.groups if g.quota.code == code)
-        rows.append(
-            [code, quota.name, groups, *(plan.vcpus_by_quota(load)[code] for load in LOADS)]
-        )
+        rows.append([code, quota.name, groups, *(plan.vcpus_by_quota(load)[code] for load in LOADS)])
     return _table(["quota", "name", "node groups", *(f"vCPUs {LOAD_TITLES[load]}" for load in LOADS)], rows, 3)
 
 
@@ -347,8 +347,7 @@ def render_json(plan: ClusterPlan, api_plans: list[ApiPlan], loaded: LoadedConfi
 
 def api_plans_of(plan: ClusterPlan, loaded: LoadedConfig) -> list[ApiPlan]:
     return [
-        ApiPlan(row, tuple(w for w in loaded.warnings if w.path[:2] == ("apis", i)))
-        for i, row in enumerate(plan.apis)
+        ApiPlan(row, tuple(w for w in loaded.warnings if w.path[:2] == ("apis", i))) for i, row in enumerate(plan.apis)
     ]
 
 

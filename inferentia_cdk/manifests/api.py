@@ -13,6 +13,7 @@ from typing import Any, Final
 from .. import catalog
 from ..config.models import ApiSpec, NodeGroupSpec
 from ..planning.endpoints import PRE_STOP_SLEEP_SECONDS, TERMINATION_GRACE_PERIOD_SECONDS
+from ..planning.packing import memory_mib
 from ..planning.scaling import hpa_behavior
 from ..planning.serving_env import (
     ENV_HOME,
@@ -25,7 +26,6 @@ from ..planning.serving_env import (
 )
 from ..planning.sizing import ReplicaSizing, size_replica
 from ..planning.startup import STARTUP_PROBE_PERIOD_SECONDS, startup_budget_seconds, startup_probe_failure_threshold
-from ..planning.validation import memory_mib
 from .endpoint import READINESS_GATE_LABEL, EndpointTarget, target_group_binding
 from .node_contract import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NODE_GROUP_LABEL
 from .scheduler import SCHEDULER_NAME

@@ -142,7 +142,7 @@ class NodeGroupPlan:
         return pending
 
     def used(self, load: Load) -> Resources:
-        """What the APIs' replicas request on the group's nodes at ``load`` (deploy and max_size: as at min and full)."""
+        """What the APIs' replicas request on the group's nodes at ``load`` (deploy as at min, max_size as at full)."""
         if self.load is None:
             return Resources(0, 0, 0.0, 0.0, 0)
         packing: Packing = self.load.at_min if load in ("deploy", "min") else self.load.at_max
@@ -283,7 +283,8 @@ def fixed_costs(config: InferentiaConfig, prices: PriceBook) -> tuple[FixedCost,
             "public IPv4 addresses",
             public_ips,
             catalog_prices.PUBLIC_IPV4_ADDRESS,
-            "NAT gateways" + (" and load balancer nodes (one per AZ)" if public_ips > config.cluster.nat_gateways else ""),
+            "NAT gateways"
+            + (" and load balancer nodes (one per AZ)" if public_ips > config.cluster.nat_gateways else ""),
         )
     )
     return tuple(items)

@@ -189,7 +189,7 @@ class Packing:
 def _size(demand: Resources, offer: Resources) -> float:
     """Cluster Autoscaler's order key, with the Neuron resource added: the share of a node a pod takes, summed."""
     return sum(
-        getattr(demand, name) / getattr(offer, name)
+        float(getattr(demand, name)) / float(getattr(offer, name))
         for name in ("chips", "cpu_millicores", "memory_mib")
         if getattr(offer, name) > 0
     )
@@ -260,7 +260,7 @@ def group_load(
     neuron_monitor: bool = False,
     container_insights: bool = False,
 ) -> GroupLoad:
-    """Pack ``apis`` (all on ``capacity``'s group) onto nodes of ``instance_type`` at their minimum and their maximum."""
+    """Pack ``apis`` (all on ``capacity``'s group) onto nodes of ``instance_type`` at their minimum and maximum."""
     offer = node_offer(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
     demands = {api.name: replica_demand(api, capacity.family) for api in apis}
     at_min = pack((Replicas(a.name, demands[a.name], a.autoscaling.min_replicas) for a in apis), offer, instance_type)

@@ -414,8 +414,8 @@ SCHEDULER_RESOURCE = {
 }
 """The resource name kube-scheduler puts in its "Insufficient ..." event for each resource of the model."""
 CLUSTER_AUTOSCALER_DELAY = (
-    "usually 2-5 minutes later (Cluster Autoscaler looks for Pending pods every 10 s; each new instance must boot, join "
-    "the cluster and have the Neuron device plugin report its chips; it gives up on a node after 15 minutes)"
+    "usually 2-5 minutes later (Cluster Autoscaler looks for Pending pods every 10 s; each new instance must boot, "
+    "join the cluster and have the Neuron device plugin report its chips; it gives up on a node after 15 minutes)"
 )
 
 
@@ -483,9 +483,9 @@ def check_group_capacity(
             per_node, limit = load.per_node(specs[0].name)
             message = (
                 f"min_replicas {specs[0].autoscaling.min_replicas} cannot all run: node group {name!r} at max_size "
-                f"{max_nodes} holds {max_nodes * per_node} replicas of this API ({per_node} per {load.instance_type.name}"
-                f" node, limited by its {RESOURCE_NAMES[limit]}), so {pending} would stay Pending for good; raise the "
-                f"node group's max_size to {needed} or lower min_replicas"
+                f"{max_nodes} holds {max_nodes * per_node} replicas of this API ({per_node} per "
+                f"{load.instance_type.name} node, limited by its {RESOURCE_NAMES[limit]}), so {pending} would stay "
+                f"Pending for good; raise the node group's max_size to {needed} or lower min_replicas"
             )
         else:
             message = (
