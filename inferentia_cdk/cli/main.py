@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..config.problems import ConfigError, Problem
 from ..planning.loader import LoadedConfig, load_config
