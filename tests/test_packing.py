@@ -114,7 +114,7 @@ def test_a_group_that_starts_short_gets_a_note_with_cluster_autoscalers_delay() 
     _, problems = parse_config(config([short], [api("a", 2, 2)]))
     (note,) = [p for p in problems if p.code == "CAP504"]
     assert (note.path, note.severity) == (("node_groups", 0, "desired_size"), "note")
-    assert "Pending until Cluster Autoscaler adds 1 node(s), usually 2-5 minutes later" in note.message
+    assert "Pending until Cluster Autoscaler adds 1 node(s), a few minutes later" in note.message
     assert "desired_size to 2" in note.message
     _, problems = parse_config(config([short], [api("a", 2, 2)], cluster={"cluster_autoscaler": False}))
     (note,) = [p for p in problems if p.code == "CAP504"]

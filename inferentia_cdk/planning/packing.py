@@ -12,9 +12,11 @@ How pods are placed, and so how this packs them:
   pods already there, covers every request: ``aws.amazon.com/neuron`` chips (or ``aws.amazon.com/neuroncore``
   cores), CPU and memory, and the node's pod count stays within ``max-pods``.
 - Which nodes exist is Cluster Autoscaler's decision: its binpacking estimator sorts the pending pods by size, largest
-  first, and puts each on the first simulated node it fits, opening a new node when none does (first-fit decreasing,
-  kubernetes/autoscaler ``cluster-autoscaler/estimator/binpacking_estimator.go``). :func:`pack` does the same, so the
-  node counts here are the ones Cluster Autoscaler asks the node group for.
+  first (CPU share plus memory share of a node, ``cluster-autoscaler/estimator/decreasing_pod_orderer.go``), and puts
+  each on the first simulated node it fits, opening a new node when none does (first-fit decreasing,
+  ``estimator/binpacking_estimator.go``). :func:`pack` does the same, so the node counts here are the ones Cluster
+  Autoscaler asks the node group for. Pods already running stay where they are: full load is packed on top of
+  minimum load.
 
 Pure: no CDK import.
 """
@@ -186,13 +188,15 @@ class Packing:
         return sum(1 for node in self.nodes if api in node.replicas)
 
 
-def _size(demand: Resources, offer: Resources) -> float:
-    """Cluster Autoscaler's order key, with the Neuron resource added: the share of a node a pod takes, summed."""
-    return sum(
-        float(getattr(demand, name)) / float(getattr(offer, name))
-        for name in ("chips", "cpu_millicores", "memory_mib")
-        if getattr(offer, name) > 0
-    )
+def _size(demand: Resources, offer: Resources) -> tuple[float, float]:
+    """Cluster Autoscaler's order key (``estimator/decreasing_pod_orderer.go``: the pod's CPU over the node's plus its
+    memory over the node's), then its share of the node's chips, which that key leaves out, to break ties."""
+
+    def share(name: str) -> float:
+        node = float(getattr(offer, name))
+        return float(getattr(demand, name)) / node if node > 0 else 0.0
+
+    return share("cpu_millicores") + share("memory_mib"), share("chips") + share("neuroncores")
 
 
 def pack(

@@ -414,8 +414,9 @@ SCHEDULER_RESOURCE = {
 }
 """The resource name kube-scheduler puts in its "Insufficient ..." event for each resource of the model."""
 CLUSTER_AUTOSCALER_DELAY = (
-    "usually 2-5 minutes later (Cluster Autoscaler looks for Pending pods every 10 s; each new instance must boot, "
-    "join the cluster and have the Neuron device plugin report its chips; it gives up on a node after 15 minutes)"
+    "a few minutes later (Cluster Autoscaler looks for Pending pods every 10 s; each new instance must then boot, join "
+    "the cluster and have the Neuron device plugin report its chips; Cluster Autoscaler gives up on a node after 15 "
+    "minutes)"
 )
 
 
