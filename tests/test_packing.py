@@ -361,3 +361,14 @@ def test_live_prices_without_credentials_or_network_exit_1(local_aws: pytest.Mon
     local_aws.setenv("AWS_ENDPOINT_URL_PRICING", "http://127.0.0.1:9")  # nothing listens on the discard port
     code, _, err = run("plan", str(EXAMPLES / "full.yaml"), "--prices", "live")
     assert code == 1 and "could not be reached" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("region", ["not a region", "us-east-1\nforged.yaml:1: x: y"])
+def test_live_prices_with_a_bad_region_are_bad_input(local_aws: pytest.MonkeyPatch, region: str) -> None:
+    code, out, err = run("plan", str(EXAMPLES / "full.yaml"), "--prices", "live", "--region", region)
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "is not an AWS region name" in err
+
+
+def test_live_prices_need_a_region(local_aws: pytest.MonkeyPatch) -> None:
+    code, _, err = run("plan", str(EXAMPLES / "inferentia.yaml"), "--prices", "live")
+    assert code == 2 and "needs a region" in err

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..catalog.prices import Price
 from ..config.models import AWS_REGION, InferentiaConfig
+from ..config.problems import shown
 from ..planning.cluster_plan import PriceBook
 from ..quota.service_quotas import MAX_ATTEMPTS, boto_config
 
@@ -23,7 +24,12 @@ SOURCE = "AWS Price List API (GetProducts, AmazonEC2, Linux, shared tenancy, on-
 
 
 class PriceListError(Exception):
-    """The prices could not be read; the message says why and what to do, on one line."""
+    """The prices could not be read; the message says why and what to do, on one line. ``bad_input`` when the
+    arguments were at fault (no region, or none that AWS has), rather than AWS or the network."""
+
+    def __init__(self, message: str, *, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input
 
 
 def pricing_region(region: str) -> str:
@@ -99,9 +105,11 @@ def live_price_book(config: InferentiaConfig, region: str | None, client: Any | 
 
     region = region or config.cluster.region
     if region is None:
-        raise PriceListError("--prices live needs a region: pass --region or set cluster.region in the config")
+        raise PriceListError(
+            "--prices live needs a region: pass --region or set cluster.region in the config", bad_input=True
+        )
     if not AWS_REGION.fullmatch(region):
-        raise PriceListError(f"--region {region!r} is not an AWS region name (such as us-east-1)")
+        raise PriceListError(f"--region {shown(region)} is not an AWS region name (such as us-east-1)", bad_input=True)
     names = [t for group in config.node_groups for t in group.instance_types]
     names += config.cluster.system_node_group.instance_types
     today = datetime.now(UTC).date().isoformat()

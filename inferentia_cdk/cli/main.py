@@ -92,7 +92,7 @@ examples:
 exit status:
   0  valid, plan printed
   1  --prices live could not read the AWS Price List API (no credentials, no network, access denied)
-  2  invalid: the problems, as validate prints them, and no plan
+  2  invalid: the problems, as validate prints them, and no plan; or --prices live without a valid region
 """
 _QUOTA_EPILOG = """\
 examples:

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..catalog import prices as catalog_prices
-from ..config.problems import Problem
+from ..config.problems import Problem, one_line
 from ..planning.cluster_plan import LOADS, ApiPlanRow, ClusterPlan, Cost, Load, NodeGroupPlan, PriceBook, plan_cluster
 from ..planning.loader import LoadedConfig
 from ..planning.packing import RESOURCE_NAMES
 from ..planning.sizing import describe_memory, divisors
 
+EXIT_PRICES_UNREADABLE = 1
+EXIT_BAD_INPUT = 2
 SCHEMA_PATH = Path(__file__).with_name("plan.schema.json")
 SCHEMA_VERSION = 2
 """Bumped when a key of the JSON plan changes meaning or goes away; new keys do not bump it."""
@@ -364,7 +366,8 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_plan(args: argparse.Namespace, loaded: LoadedConfig, out: TextIO, err: TextIO) -> int:
-    """Print the plan of a loaded config; 0, or 1 when live prices were asked for and could not be read."""
+    """Print the plan of a loaded config; 0, 1 when live prices were asked for and could not be read, 2 when the
+    region to price is missing or no AWS region name."""
     prices: PriceBook | None = None
     if getattr(args, "prices", "catalog") == "live":
         from .live_prices import PriceListError, live_price_book
@@ -372,8 +375,8 @@ def run_plan(args: argparse.Namespace, loaded: LoadedConfig, out: TextIO, err: T
         try:
             prices = live_price_book(loaded.config, args.region)
         except PriceListError as error:
-            print(f"error: {error}", file=err)
-            return 1
+            print(f"error: {one_line(str(error))}", file=err)
+            return EXIT_BAD_INPUT if error.bad_input else EXIT_PRICES_UNREADABLE
     plan = plan_cluster(loaded.config, prices)
     api_plans = api_plans_of(plan, loaded)
     if args.json:
