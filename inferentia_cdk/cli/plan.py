@@ -180,7 +180,7 @@ def node_group_table(plan: ClusterPlan) -> str:
             ]
         )
     headers = ["node group", "type", "capacity", "deploy", "min load", "full load", "max_size"]
-    return _table([*headers, "chips used/free", "cores used/free"], rows, 3)
+    return _table([*headers, "chips used/free at full", "cores used/free at full"], rows, 3)
 
 
 def quota_cost_table(plan: ClusterPlan) -> str:
