@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +17,8 @@ import jsonschema
 import pytest
 import yaml
 from botocore.retries import standard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inferentia_cdk.catalog import INSTANCE_TYPES
 from inferentia_cdk.cli.main import EXIT_VALID, main
@@ -372,3 +375,61 @@ def test_live_prices_with_a_bad_region_are_bad_input(local_aws: pytest.MonkeyPat
 def test_live_prices_need_a_region(local_aws: pytest.MonkeyPatch) -> None:
     code, _, err = run("plan", str(EXAMPLES / "inferentia.yaml"), "--prices", "live")
     assert code == 2 and "needs a region" in err
+
+
+# --- packing in bulk is first-fit decreasing, pod by pod -------------------------------------------------------------
+
+
+def _pod_by_pod(groups: list[Replicas], offer: Resources) -> list[dict[str, int]]:
+    """First-fit decreasing one pod at a time, in Cluster Autoscaler's order: the reference for :func:`pack`."""
+    pods = [(g.api, g.demand) for g in groups for _ in range(g.count)]
+    pods.sort(
+        key=lambda pod: (
+            pod[1].cpu_millicores / offer.cpu_millicores + pod[1].memory_mib / offer.memory_mib,
+            pod[1].chips / offer.chips,
+        ),
+        reverse=True,
+    )
+    free: list[Resources] = []
+    nodes: list[dict[str, int]] = []
+    for api, demand in pods:
+        index = next((i for i, room in enumerate(free) if room.covers(demand)), None)
+        if index is None:
+            free.append(offer)
+            nodes.append({})
+            index = len(free) - 1
+        free[index] -= demand
+        nodes[index][api] = nodes[index].get(api, 0) + 1
+    return nodes
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 6), st.integers(100, 40_000), st.integers(100, 200_000), st.integers(0, 9)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_bulk_packing_is_first_fit_decreasing_pod_by_pod(shapes: list[tuple[int, int, int, int]]) -> None:
+    instance_type = INSTANCE_TYPES["inf2.48xlarge"]
+    offer = node_offer(instance_type)
+    groups = [
+        Replicas(f"api{i}", Resources(chips, 0, float(cpu), float(mem), 1), count)
+        for i, (chips, cpu, mem, count) in enumerate(shapes)
+    ]
+    fitting = [g for g in groups if offer.covers(g.demand)]
+    assert [dict(n.replicas) for n in pack(groups, offer, instance_type).nodes] == _pod_by_pod(fitting, offer)
+
+
+def test_huge_max_replicas_are_planned_at_once_and_counted_exactly() -> None:
+    group = {"name": "inf2", "instance_types": ["inf2.48xlarge"], "desired_size": 1, "max_size": 2_000_000}
+    data = config([group], [{**api("a", 1, 20_000_000, cpu="100m", mem="100Mi")}])
+    started = time.perf_counter()
+    plan = plan_cluster(InferentiaConfig.model_validate(data))
+    assert time.perf_counter() - started < 2
+    (row,) = plan.apis
+    # 12 chips per inf2.48xlarge: every node past the first 1,000 listed ones is counted, not listed.
+    assert plan.groups[0].nodes_needed_at_full == -(-20_000_000 // 12) == row.nodes("full")
+    assert plan.groups[0].chips("full") == (20_000_000, 4)
+    assert codes(data) == {}

@@ -15,7 +15,7 @@ from ..catalog.prices import HOURS_PER_MONTH, Price
 from ..config.models import ApiSpec, InferentiaConfig, NodeGroupSpec
 from .capacity import NodeGroupCapacity
 from .endpoints import api_url, plan_endpoints
-from .packing import GroupLoad, Packing, Resources, chips_used, clamp, cores_used, group_loads
+from .packing import NOTHING, GroupLoad, Packing, Resources, chips_used, clamp, cores_used, group_loads
 from .scaling import ScalingSignal, needs_keda, signal_of
 from .sizing import ReplicaSizing, size_replica
 from .startup import startup_budget_seconds
@@ -134,23 +134,14 @@ class NodeGroupPlan:
 
     def pending_at_full(self) -> dict[str, int]:
         """Replicas of each API that find no node at full load, because max_size stops the group."""
-        pending: dict[str, int] = {}
-        if self.load is not None:
-            for node in self.load.at_max.nodes[self.nodes("full") :]:
-                for api, count in node.replicas.items():
-                    pending[api] = pending.get(api, 0) + count
-        return pending
+        return self.load.at_max.pending_beyond(self.nodes("full")) if self.load is not None else {}
 
     def used(self, load: Load) -> Resources:
         """What the APIs' replicas request on the group's nodes at ``load`` (deploy as at min, max_size as at full)."""
         if self.load is None:
-            return Resources(0, 0, 0.0, 0.0, 0)
+            return NOTHING
         packing: Packing = self.load.at_min if load in ("deploy", "min") else self.load.at_max
-        nodes = self.nodes(load)
-        total = Resources(0, 0, 0.0, 0.0, 0)
-        for node in packing.nodes[:nodes]:
-            total += node.used
-        return total
+        return packing.used_within(self.nodes(load))
 
     def chips(self, load: Load) -> tuple[int, int]:
         """(used, free) chips on the group's nodes at ``load``."""
@@ -195,8 +186,7 @@ class ApiPlanRow:
         """Nodes that hold at least one replica of this API at ``load`` (shared with the group's other APIs)."""
         assert self.group.load is not None
         packing = self.group.load.at_min if load == "min" else self.group.load.at_max
-        within = self.group.nodes(load)
-        return sum(1 for node in packing.nodes[:within] if self.spec.name in node.replicas)
+        return packing.nodes_holding(self.spec.name, self.group.nodes(load))
 
 
 @dataclass(frozen=True)

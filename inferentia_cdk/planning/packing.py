@@ -154,6 +154,22 @@ class PackedNode:
     used: Resources
 
 
+MAX_LISTED_NODES = 1000
+"""Nodes a packing lists one by one; replicas beyond them are counted in :class:`Overflow` runs, so that a config with
+huge max_replicas is planned in milliseconds. Far above EKS's 450 nodes per managed node group (a warning)."""
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """Replicas of one API past the listed nodes, on ``nodes`` further nodes holding ``per_node`` each."""
+
+    api: str
+    demand: Resources
+    replicas: int
+    nodes: int
+    per_node: int
+
+
 @dataclass(frozen=True)
 class Packing:
     """Replicas placed first-fit decreasing on nodes of one instance type, opening nodes as needed."""
@@ -163,17 +179,19 @@ class Packing:
     nodes: tuple[PackedNode, ...]
     unplaceable: Mapping[str, int]
     """Replicas that fit no empty node (validation reports those APIs; they are left out of the count)."""
+    overflow: tuple[Overflow, ...] = ()
 
     @property
     def node_count(self) -> int:
-        return len(self.nodes)
+        return len(self.nodes) + sum(run.nodes for run in self.overflow)
 
-    @property
-    def used(self) -> Resources:
-        total = NOTHING
-        for node in self.nodes:
-            total += node.used
-        return total
+    def _overflow_within(self, max_nodes: int) -> Iterable[tuple[Overflow, int, int]]:
+        """Each overflow run with the nodes and replicas of it that fall within the first ``max_nodes`` nodes."""
+        left = max(0, max_nodes - len(self.nodes))
+        for run in self.overflow:
+            nodes = min(run.nodes, left)
+            left -= nodes
+            yield run, nodes, min(run.replicas, nodes * run.per_node)
 
     def placed_within(self, max_nodes: int) -> Mapping[str, int]:
         """Replicas of each API on the first ``max_nodes`` nodes: what runs when the group stops at ``max_nodes``."""
@@ -181,11 +199,30 @@ class Packing:
         for node in self.nodes[:max_nodes]:
             for api, count in node.replicas.items():
                 placed[api] = placed.get(api, 0) + count
+        for run, _, replicas in self._overflow_within(max_nodes):
+            if replicas:
+                placed[run.api] = placed.get(run.api, 0) + replicas
         return placed
 
-    def nodes_of(self, api: str) -> int:
-        """Nodes that run at least one replica of ``api``."""
-        return sum(1 for node in self.nodes if api in node.replicas)
+    def pending_beyond(self, max_nodes: int) -> dict[str, int]:
+        """Replicas of each API that find no node among the first ``max_nodes``."""
+        placed = self.placed_within(max_nodes)
+        pending = {api: count - placed.get(api, 0) for api, count in self.placed_within(self.node_count).items()}
+        return {api: count for api, count in pending.items() if count > 0}
+
+    def used_within(self, max_nodes: int) -> Resources:
+        """What the replicas on the first ``max_nodes`` nodes request together."""
+        total = NOTHING
+        for node in self.nodes[:max_nodes]:
+            total += node.used
+        for run, _, replicas in self._overflow_within(max_nodes):
+            total += run.demand.times(replicas)
+        return total
+
+    def nodes_holding(self, api: str, max_nodes: int) -> int:
+        """Nodes among the first ``max_nodes`` that run at least one replica of ``api``."""
+        listed = sum(1 for node in self.nodes[:max_nodes] if api in node.replicas)
+        return listed + sum(nodes for run, nodes, _ in self._overflow_within(max_nodes) if run.api == api)
 
 
 def _size(demand: Resources, offer: Resources) -> tuple[float, float]:
@@ -205,32 +242,46 @@ def pack(
     """Place every replica first-fit decreasing on nodes that each offer ``offer`` (see the module doc for why),
     after the replicas of ``running``, which stay where they are (the scheduler never moves a running pod).
 
-    Ties keep the order given (config order), so the same config always packs the same way.
+    The replicas of one API are alike, so they are placed in bulk: first-fit puts each on the first node with room,
+    which fills the nodes in order. Ties keep the order given (config order), so a config always packs the same way.
     """
-    pods: list[tuple[str, Resources]] = []
     unplaceable: dict[str, int] = {}
+    wanted: list[Replicas] = []
     for group in groups:
         if group.count <= 0:
             continue
         if not offer.covers(group.demand):
             unplaceable[group.api] = unplaceable.get(group.api, 0) + group.count
             continue
-        pods += [(group.api, group.demand)] * group.count
-    pods.sort(key=lambda pod: _size(pod[1], offer), reverse=True)
-    free: list[Resources] = [offer - node.used for node in running.nodes] if running is not None else []
-    on_node: list[dict[str, int]] = [dict(node.replicas) for node in running.nodes] if running is not None else []
-    for api, demand in pods:
-        index = next((i for i, room in enumerate(free) if room.covers(demand)), None)
-        if index is None:
-            free.append(offer)
-            on_node.append({})
-            index = len(free) - 1
-        free[index] -= demand
-        on_node[index][api] = on_node[index].get(api, 0) + 1
+        wanted.append(group)
+    wanted.sort(key=lambda group: _size(group.demand, offer), reverse=True)
+    listed = running.nodes if running is not None else ()
+    free: list[Resources] = [offer - node.used for node in listed]
+    on_node: list[dict[str, int]] = [dict(node.replicas) for node in listed]
+    overflow = list(running.overflow) if running is not None else []
+    for group in wanted:
+        api, demand, remaining = group.api, group.demand, group.count
+        for index, room in enumerate(free):
+            if remaining == 0:
+                break
+            fits = replicas_per_node(demand, room)[0] if room.covers(demand) else 0
+            if fits:
+                take = min(fits, remaining)
+                free[index] = room - demand.times(take)
+                on_node[index][api] = on_node[index].get(api, 0) + take
+                remaining -= take
+        per_node = replicas_per_node(demand, offer)[0]
+        while remaining and len(free) < MAX_LISTED_NODES:
+            take = min(per_node, remaining)
+            free.append(offer - demand.times(take))
+            on_node.append({api: take})
+            remaining -= take
+        if remaining:
+            overflow.append(Overflow(api, demand, remaining, math.ceil(remaining / per_node), per_node))
     nodes = tuple(
         PackedNode(MappingProxyType(dict(replicas)), offer - room) for replicas, room in zip(on_node, free, strict=True)
     )
-    return Packing(instance_type, offer, nodes, MappingProxyType(unplaceable))
+    return Packing(instance_type, offer, nodes, MappingProxyType(unplaceable), tuple(overflow))
 
 
 # --- a node group and its APIs ---------------------------------------------------------------------------------------

@@ -427,19 +427,19 @@ def _replica_counts(apis: Sequence[ApiSpec], counts: dict[str, int] | None = Non
 
 
 def _short_of(load: GroupLoad, packing: Packing, max_nodes: int) -> str:
-    """What the scheduler will say about the first replica that finds no room on the group's ``max_nodes`` nodes."""
-    left = next((node for node in packing.nodes[max_nodes:]), None)
-    if left is None:
+    """`` (Insufficient cpu, ...)``: what the scheduler says about the first replica that finds no room on the group's
+    ``max_nodes`` nodes; empty when that cannot be told."""
+    pending = packing.pending_beyond(max_nodes)
+    if not pending:
         return ""
-    api = next(iter(left.replicas))
-    demand = load.demands[api]
+    demand = load.demands[next(iter(pending))]
     short = {
         SCHEDULER_RESOURCE[f.name]
         for node in packing.nodes[:max_nodes]
         for f in fields(Resources)
         if getattr(load.offer - node.used, f.name) < getattr(demand, f.name)
     }
-    return ", ".join(f"Insufficient {name}" for name in sorted(short))
+    return f" ({', '.join(f'Insufficient {name}' for name in sorted(short))})" if short else ""
 
 
 def check_group_capacity(
@@ -492,8 +492,8 @@ def check_group_capacity(
             message = (
                 f"the min_replicas of APIs {_replica_counts(specs, at='min_replicas')} need {needed} "
                 f"{load.instance_type.name} nodes of node group {name!r} at once (packed the way the scheduler places "
-                f"them), but max_size is {max_nodes}: {pending} replicas would stay Pending for good "
-                f"({_short_of(load, load.at_min, max_nodes)}); raise max_size to {needed} or lower their min_replicas"
+                f"them), but max_size is {max_nodes}: {pending} replicas would stay Pending for good"
+                f"{_short_of(load, load.at_min, max_nodes)}; raise max_size to {needed} or lower their min_replicas"
             )
         problems.append(MIN_REPLICAS_FIT.problem(min_path, message))
     elif smallest.at_min.node_count > max_nodes:
@@ -517,7 +517,7 @@ def check_group_capacity(
                     f"node group {name!r} cannot hold full load: the max_replicas of "
                     f"{'API' if single else 'APIs'} {_replica_counts(specs, at='max_replicas')} need "
                     f"{at_max.node_count} {smallest.instance_type.name} nodes, and max_size is {max_nodes}, so "
-                    f"{pending} replicas would stay Pending ({_short_of(smallest, at_max, max_nodes)}) at full load; "
+                    f"{pending} replicas would stay Pending{_short_of(smallest, at_max, max_nodes)} at full load; "
                     f"raise max_size to {at_max.node_count} or lower max_replicas",
                 )
             )
