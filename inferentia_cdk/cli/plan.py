@@ -48,6 +48,20 @@ class ApiPlan:
         """The model's compiled cores; the NCG size when the config leaves it out."""
         return self.row.spec.compiled_neuroncores or self.row.sizing.ncg_size
 
+    def request_line(self) -> str:
+        """How the replica's NeuronCores follow from its request and the group's LNC."""
+        compute, family, sizing = self.row.spec.compute, self.row.sizing.family, self.row.sizing
+        lnc = f" at LNC {family.lnc}" if family.has_lnc else ""
+        if compute.unit == "chips":
+            return (
+                f"inf {compute.amount} x {family.cores_per_chip} NeuronCores per {family.name} chip{lnc} "
+                f"= {sizing.neuroncores} NeuronCores per replica"
+            )
+        return (
+            f"neuroncores {compute.amount} ({family.cores_per_chip} per {family.name} chip{lnc}; other pods may "
+            "hold the rest of its chips)"
+        )
+
     def advice(self) -> list[str]:
         """The warnings about this API, else the throughput-versus-latency reading of its layout."""
         if self.warnings:
@@ -75,6 +89,9 @@ class ApiPlan:
             "instance_types": list(group.capacity.instance_type_names),
             "family": family.name,
             "inf": spec.compute.inf,
+            "requested_neuroncores": spec.compute.neuroncores,
+            "lnc": family.lnc,
+            "cores_per_chip": family.cores_per_chip,
             "processes_per_replica": spec.processes_per_replica,
             "threads_per_process": spec.threads_per_process,
             "ncg_size": sizing.ncg_size,
@@ -123,11 +140,10 @@ class ApiPlan:
         per_node, limit = row.replicas_per_node
         lines = [
             f"{spec.name} (node group {spec.node_group}: {', '.join(row.group.capacity.instance_type_names)})",
-            f"  inf {spec.compute.inf} x {sizing.family.cores_per_chip} NeuronCores per {sizing.family.name} chip "
-            f"= {sizing.neuroncores} NeuronCores per replica",
+            f"  {self.request_line()}",
             f"  processes_per_replica {spec.processes_per_replica} -> {sizing.ncg_count} NCG(s) of "
             f"{sizing.ncg_size} NeuronCore(s); threads_per_process {spec.threads_per_process}",
-            f"  device memory per NCG: {describe_memory(first, sizing.family)}",
+            f"  device memory per NCG: {describe_memory(first, sizing.family, whole_chips=sizing.whole_chips)}",
             f"  compiled_neuroncores {self.compiled_neuroncores}"
             + ("" if spec.compiled_neuroncores else " (default: the NCG size)"),
             f"  replicas {spec.autoscaling.min_replicas}-{spec.autoscaling.max_replicas}, {per_node} per "
@@ -259,7 +275,7 @@ def _source(price: catalog_prices.Price | None) -> str:
 def render_text(plan: ClusterPlan, api_plans: list[ApiPlan], source: str) -> str:
     addons = [title for key, title in ADDON_TITLES.items() if plan.addons[key]]
     prices = (
-        f"catalog list prices for {catalog_prices.CATALOG_REGION}"
+        "catalog list prices (region and source of each under 'price sources')"
         if plan.prices.origin == "catalog"
         else f"AWS Price List API, {plan.prices.origin.removeprefix('live ')}"
     )

@@ -16,7 +16,16 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..catalog import versions
 from .problems import shown
@@ -294,11 +303,24 @@ class NodeGroupSpec(Model):
     node_auto_repair: bool = True
     """EKS replaces (or reboots) nodes that turn unhealthy, those whose Neuron devices the node monitoring agent reports
     as failed included. ``false`` leaves broken nodes in place (for debugging a node)."""
+    lnc: Literal[1, 2] | None = None
+    """Logical NeuronCore configuration of the nodes (Trainium2 only): 2 physical cores per logical core (2, trn2's
+    default) or 1. Default: the family's. Models must be compiled for the node's LNC."""
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return _dns_label(value, "node group name")
+
+    @field_validator("lnc", mode="before")
+    @classmethod
+    def _lnc(cls, value: Any) -> Any:
+        if value is not None and (type(value) is not int or value not in (1, 2)):
+            raise ValueError(
+                f"lnc {shown(value)} is not a logical NeuronCore configuration: 1 (one physical core per logical "
+                "core) or 2 (two; trn2's default)"
+            )
+        return value
 
 
 class DevicePluginSpec(Model):
@@ -348,26 +370,68 @@ def _quantity(value: Any, what: str, floor: Fraction, floor_text: str, example: 
     return value
 
 
+ComputeUnit = Literal["chips", "neuroncores"]
+
+
 class ComputeSpec(Model):
-    inf: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
+    """What one replica requests. Neuron capacity is either ``inf`` whole chips or ``neuroncores`` cores, never both;
+    with neither, one chip."""
+
+    inf: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
     """Whole Neuron chips per replica (``aws.amazon.com/neuron``). Fractional requests are not allowed."""
+    neuroncores: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
+    """NeuronCores per replica (``aws.amazon.com/neuroncore``, logical cores at the node group's LNC): lets small
+    models share a chip, e.g. two APIs of one core each on one inf2 chip."""
     cpu: str = "1"
     """Any Kubernetes quantity of at least 20m (``'2'``, ``'500m'``, ``'1e3'``)."""
     mem: str = "4Gi"
     """Any Kubernetes quantity of at least 20Mi (``'12Gi'``, ``'8G'``); a bare number counts bytes."""
 
-    @field_validator("inf", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _inf(cls, value: Any) -> Any:
+    def _one_unit(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        given = [key for key in ("inf", "neuroncores") if data.get(key) is not None]
+        if len(given) == 2:
+            raise ValueError(
+                f"compute asks for both inf ({shown(data['inf'])}) and neuroncores ({shown(data['neuroncores'])}); "
+                "give one: inf for whole chips (aws.amazon.com/neuron) or neuroncores for cores "
+                "(aws.amazon.com/neuroncore)"
+            )
+        if not given:
+            return {**data, "inf": 1}
+        return data
+
+    @field_validator("inf", "neuroncores", mode="before")
+    @classmethod
+    def _whole(cls, value: Any, info: ValidationInfo) -> Any:
+        unit = "chips" if info.field_name == "inf" else "NeuronCores"
         if isinstance(value, bool):
-            raise ValueError(f"inf must be a whole number of chips, got {value!r}")
+            raise ValueError(f"{info.field_name} must be a whole number of {unit}, got {value!r}")
         if isinstance(value, float):
             if not value.is_integer():
                 raise ValueError(
-                    f"inf is {shown(value)}: fractional requests are not allowed; ask for whole chips (1, 2, ...)"
+                    f"{info.field_name} is {shown(value)}: fractional requests are not allowed; ask for whole "
+                    f"{unit} (1, 2, ...)"
                 )
             value = int(value)
         return value
+
+    @property
+    def unit(self) -> ComputeUnit:
+        """What the replica's Neuron request counts: whole chips or NeuronCores."""
+        return "chips" if self.inf is not None else "neuroncores"
+
+    @property
+    def amount(self) -> int:
+        """The number in the replica's Neuron request (chips or cores, per :attr:`unit`)."""
+        return self.inf if self.inf is not None else self.neuroncores or 1
+
+    @property
+    def field(self) -> str:
+        """The key the request was given under: ``inf`` or ``neuroncores``."""
+        return "inf" if self.inf is not None else "neuroncores"
 
     @field_validator("cpu", mode="before")
     @classmethod

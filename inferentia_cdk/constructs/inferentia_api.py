@@ -14,7 +14,7 @@ from ..manifests.api import family_of_group, render_api
 from ..manifests.endpoint import EndpointTarget
 from ..manifests.scaling import autoscaler_objects
 from ..planning.scaling import check_autoscaling
-from ..planning.sizing import ReplicaSizing, size_replica
+from ..planning.sizing import ReplicaSizing, size_api
 from ..planning.validation import check_api, check_node_group
 
 
@@ -112,7 +112,7 @@ class InferentiaApi(eks.KubernetesManifest):
         # Raise before the construct joins the tree: a bad spec leaves no half-built API behind.
         raise_for_errors(problems)
         warnings = tuple(p for p in problems if p.severity == "warning")
-        sizing = size_replica(family_of_group(node_group), spec.compute.inf, spec.processes_per_replica)
+        sizing = size_api(spec.compute, family_of_group(node_group), spec.processes_per_replica)
         # Only the CloudWatch triggers name a region and cluster; each read is a round trip to the jsii process, so a
         # CPU-scaled API (a plain HPA) makes none.
         on_cloudwatch = spec.autoscaling.metric != "cpu"

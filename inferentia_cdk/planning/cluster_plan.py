@@ -17,7 +17,7 @@ from .capacity import NodeGroupCapacity
 from .endpoints import api_url, plan_endpoints
 from .packing import NOTHING, GroupLoad, Packing, Resources, chips_used, clamp, cores_used, group_loads
 from .scaling import ScalingSignal, needs_keda, signal_of
-from .sizing import ReplicaSizing, size_replica
+from .sizing import ReplicaSizing, size_api
 from .startup import startup_budget_seconds
 
 LOAD_BALANCER_HOST = "<load balancer DNS name>"
@@ -80,21 +80,16 @@ class PriceBook:
         return self.instances.get(instance_type)
 
 
-def catalog_price(instance_type: NeuronInstanceType) -> Price | None:
-    """The catalog's on-demand price of a Neuron type (us-east-1), or None where it has none."""
-    if instance_type.price_per_hour_usd is None:
-        return None
-    return Price(
-        instance_type.price_per_hour_usd,
-        "catalog.instance_types: Karpenter's generated us-east-1 on-demand price table",
-        "2026-07",
-    )
+def catalog_price(instance_type: NeuronInstanceType) -> Price:
+    """The catalog's on-demand price of a Neuron type, with its source, date and region."""
+    quote = instance_type.price
+    return Price(instance_type.price_per_hour_usd, f"{quote.source}, {quote.region}", quote.date)
 
 
 def catalog_price_book() -> PriceBook:
     from ..catalog import INSTANCE_TYPES
 
-    neuron = {name: price for name, t in INSTANCE_TYPES.items() if (price := catalog_price(t)) is not None}
+    neuron = {name: catalog_price(t) for name, t in INSTANCE_TYPES.items()}
     return PriceBook({**catalog_prices.SYSTEM_INSTANCE_PRICES, **neuron}, "catalog")
 
 
@@ -309,7 +304,7 @@ def plan_cluster(config: InferentiaConfig, prices: PriceBook | None = None) -> C
         rows.append(
             ApiPlanRow(
                 api,
-                size_replica(group.capacity.family, api.compute.inf, api.processes_per_replica),
+                size_api(api.compute, group.capacity.family, api.processes_per_replica),
                 group,
                 signal_of(api.autoscaling),
                 url,

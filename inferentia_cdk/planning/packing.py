@@ -32,6 +32,7 @@ from types import MappingProxyType
 from ..catalog import NeuronFamily, NeuronInstanceType
 from ..config.models import ApiSpec, is_token, parse_quantity
 from .capacity import NodeGroupCapacity, node_allocatable
+from .sizing import replica_needs
 
 _MIB = 2**20
 
@@ -89,14 +90,17 @@ def memory_mib(quantity: str) -> float | None:
 
 
 def replica_demand(api: ApiSpec, family: NeuronFamily) -> Resources:
-    """What one replica of ``api`` requests on a node of ``family``: the one place that turns ``compute`` into requests.
+    """What one replica of ``api`` requests on a node of ``family`` (at the group's LNC): the one place that turns
+    ``compute`` into requests.
 
-    A replica asks for whole chips (``aws.amazon.com/neuron``) and gets every NeuronCore on them; it requests no
-    ``aws.amazon.com/neuroncore``, so its cores count as used through its chips (:func:`cores_used`).
+    A chip request (``aws.amazon.com/neuron``) takes whole chips and every NeuronCore on them, so it counts against
+    both; a core request (``aws.amazon.com/neuroncore``) counts against the cores only. Counting a chip request's cores
+    too keeps the two kinds from sharing out more cores than the node has when APIs of both kinds share a group.
     """
+    needs = replica_needs(api.compute, family)
     return Resources(
-        chips=api.compute.inf,
-        neuroncores=0,
+        chips=needs.chips if needs.unit == "chips" else 0,
+        neuroncores=needs.neuroncores,
         # A CDK token (a Python caller's, resolved only at deploy) counts as nothing.
         cpu_millicores=cpu_millicores(api.compute.cpu) or 0.0,
         memory_mib=memory_mib(api.compute.mem) or 0.0,
@@ -105,13 +109,18 @@ def replica_demand(api: ApiSpec, family: NeuronFamily) -> Resources:
 
 
 def node_offer(
-    instance_type: NeuronInstanceType, *, neuron_monitor: bool = False, container_insights: bool = False
+    instance_type: NeuronInstanceType,
+    family: NeuronFamily | None = None,
+    *,
+    neuron_monitor: bool = False,
+    container_insights: bool = False,
 ) -> Resources:
-    """What one node of ``instance_type`` offers API pods: allocatable less the DaemonSets that run on every node."""
+    """What one node of ``instance_type`` offers API pods: allocatable less the DaemonSets that run on every node.
+    ``family`` is the type's family at the node group's LNC (default: the family's own LNC)."""
     node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
     return Resources(
         chips=instance_type.chips,
-        neuroncores=instance_type.neuroncores,
+        neuroncores=instance_type.chips * (family or instance_type.family).cores_per_chip,
         cpu_millicores=node.cpu_millicores,
         memory_mib=node.memory_mib,
         pods=instance_type.max_pods - len(node.daemonsets),
@@ -119,13 +128,14 @@ def node_offer(
 
 
 def cores_used(used: Resources, family: NeuronFamily) -> int:
-    """NeuronCores taken by ``used``: every core of a requested chip, and the cores requested one by one."""
-    return used.chips * family.cores_per_chip + used.neuroncores
+    """NeuronCores taken by ``used``: those of requested chips and those requested one by one (both are counted in
+    ``neuroncores``, see :func:`replica_demand`)."""
+    return used.neuroncores
 
 
 def chips_used(used: Resources, family: NeuronFamily) -> int:
-    """Chips taken by ``used``: those requested whole, and those the cores requested one by one sit on."""
-    return used.chips + math.ceil(used.neuroncores / family.cores_per_chip)
+    """Chips taken by ``used``: those requested whole, or at least the chips its cores fill."""
+    return max(used.chips, math.ceil(used.neuroncores / family.cores_per_chip))
 
 
 def replicas_per_node(demand: Resources, offer: Resources) -> tuple[int, str]:
@@ -316,7 +326,9 @@ def group_load(
     container_insights: bool = False,
 ) -> GroupLoad:
     """Pack ``apis`` (all on ``capacity``'s group) onto nodes of ``instance_type`` at their minimum and maximum."""
-    offer = node_offer(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
+    offer = node_offer(
+        instance_type, capacity.family, neuron_monitor=neuron_monitor, container_insights=container_insights
+    )
     demands = {api.name: replica_demand(api, capacity.family) for api in apis}
     at_min = pack((Replicas(a.name, demands[a.name], a.autoscaling.min_replicas) for a in apis), offer, instance_type)
     # Full load grows from minimum load: the replicas above min_replicas join the nodes the first ones already run on.

@@ -23,10 +23,11 @@ from ..config.models import (
 from ..config.problems import Path, Problem, errors, rule, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .endpoints import check_endpoints, check_operator_access
+from .neuron_rules import check_lnc, check_torus_device_count
 from .packing import RESOURCE_NAMES, GroupLoad, Packing, Resources, cpu_millicores, group_loads, memory_mib
 from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
-from .sizing import divisors
+from .sizing import divisors, replica_needs
 
 
 def neuron_types_hint() -> str:
@@ -97,6 +98,7 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
             )
         )
     problems += check_nodes_quota(group.max_size, (*path, "max_size"))
+    problems += check_lnc(group, path)
     return problems
 
 
@@ -159,24 +161,32 @@ def _some(names: Sequence[str], shown_at_most: int = 10) -> str:
     return listed if len(names) <= shown_at_most else f"{listed} and {len(names) - shown_at_most} more"
 
 
+def _replica_cores(api: ApiSpec, family: NeuronFamily) -> tuple[int, str]:
+    """The replica's NeuronCores and where they come from ('2 inf2 chips (2 per chip)', 'neuroncores 3')."""
+    needs = replica_needs(api.compute, family)
+    if needs.unit == "neuroncores":
+        return needs.neuroncores, f"neuroncores {needs.requested}"
+    chips = f"{needs.requested} {family.name} chip{'s' if needs.requested > 1 else ''}"
+    return needs.neuroncores, f"{chips} ({family.cores_per_chip} per chip)"
+
+
 def check_processes_per_replica(api: ApiSpec, family: NeuronFamily, path: Path = ()) -> list[Problem]:
     """``processes_per_replica`` must split the replica's NeuronCores evenly: one equal NCG per process."""
-    cores = family.cores_per_chip * api.compute.inf
+    cores, source = _replica_cores(api, family)
     if cores % api.processes_per_replica == 0:
         return []
-    chips = f"{api.compute.inf} {family.name} chip{'s' if api.compute.inf > 1 else ''}"
     return [
         Problem(
             (*path, "processes_per_replica"),
             f"processes_per_replica {api.processes_per_replica} cannot evenly share the {cores} NeuronCores of "
-            f"{chips} ({family.cores_per_chip} per chip); valid processes_per_replica: {_listing(divisors(cores))}",
+            f"{source}; valid processes_per_replica: {_listing(divisors(cores))}",
         )
     ]
 
 
 def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = ()) -> list[Problem]:
     """The model must fit its NCG: compiled for more cores it cannot load; for fewer, cores sit idle (a warning)."""
-    cores = family.cores_per_chip * api.compute.inf
+    cores = replica_needs(api.compute, family).neuroncores
     compiled = api.compiled_neuroncores
     if compiled is None or cores % api.processes_per_replica:
         return []  # the default is the NCG size; an uneven split is reported by check_processes_per_replica
@@ -189,7 +199,7 @@ def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = 
             f"lower processes_per_replica to one of {_listing(fitting)} (NCGs of {cores // fitting[-1]} or more "
             "cores), "
             if fitting
-            else f"raise compute.inf so a replica has at least {compiled} NeuronCores, "
+            else f"raise compute.{api.compute.field} so a replica has at least {compiled} NeuronCores, "
         )
         return [
             Problem(
@@ -227,21 +237,33 @@ def check_replica_fits(
 ) -> list[Problem]:
     """One replica must fit one node of every instance type of its group: chips, and CPU and memory allocatable."""
     problems: list[Problem] = []
-    inf = api.compute.inf
-    too_small = [t for t in capacity.instance_types if t.chips < inf]
+    family = capacity.family
+    needs = replica_needs(api.compute, family)
+    chips_asked = needs.unit == "chips"
+    # What a node has, in the request's unit: chips, or NeuronCores at the group's LNC.
+    per_type = {t.name: t.chips if chips_asked else t.chips * family.cores_per_chip for t in capacity.instance_types}
+    what = "chips" if chips_asked else "NeuronCores"
+    too_small = [t for t in capacity.instance_types if per_type[t.name] < needs.requested]
     if too_small:
-        larger = [t for t in catalog.INSTANCE_TYPES.values() if t.family == capacity.family and t.chips >= inf]
+        larger = [
+            t
+            for t in catalog.INSTANCE_TYPES.values()
+            if t.family.name == family.name
+            and (t.chips if chips_asked else t.chips * family.cores_per_chip) >= needs.requested
+        ]
         offer = (
-            "; types with enough chips: " + ", ".join(f"{t.name} ({t.chips})" for t in larger)
+            f"; types with enough {what}: "
+            + ", ".join(f"{t.name} ({t.chips if chips_asked else t.chips * family.cores_per_chip})" for t in larger)
             if larger
-            else f"; no {capacity.family.name} type has that many"
+            else f"; no {family.name} type has that many"
         )
-        listed = ", ".join(f"{t.name} has {t.chips}" for t in too_small)
+        listed = ", ".join(f"{t.name} has {per_type[t.name]}" for t in too_small)
+        field = api.compute.field
         problems.append(
             Problem(
-                (*path, "compute", "inf"),
-                f"inf {inf} does not fit one node of node group {capacity.name!r} ({listed}); a replica runs on one "
-                f"node, so inf must be at most {capacity.chips_per_node}{offer}",
+                (*path, "compute", field),
+                f"{field} {needs.requested} does not fit one node of node group {capacity.name!r} ({listed}); a "
+                f"replica runs on one node, so {field} must be at most {min(per_type.values())}{offer}",
             )
         )
     cpu = cpu_millicores(api.compute.cpu)
@@ -274,19 +296,25 @@ def check_replica_fits(
 def check_contiguous_allocation(
     api: ApiSpec, capacity: NodeGroupCapacity, path: Path = (), *, scheduler_extension: bool = False
 ) -> list[Problem]:
-    """More than one chip but fewer than a node's needs adjacent chips, which only the Neuron scheduler ensures."""
-    inf = api.compute.inf
-    partial = [t for t in capacity.instance_types if 1 < inf < t.chips]
+    """More than one chip (or core) but fewer than a node's needs adjacent ones, which only the Neuron scheduler
+    extension ensures (Neuron docs, "Neuron scheduler extension": required for pods that request more than one core or
+    device)."""
+    compute, family = api.compute, capacity.family
+    unit = "chip" if compute.unit == "chips" else "NeuronCore"
+    per_node = {
+        t.name: t.chips if compute.unit == "chips" else t.chips * family.cores_per_chip for t in capacity.instance_types
+    }
+    partial = [name for name, count in per_node.items() if 1 < compute.amount < count]
     if scheduler_extension or not partial:
         return []
-    listed = ", ".join(f"{t.name} has {t.chips}" for t in partial)
+    listed = ", ".join(f"{name} has {per_node[name]}" for name in partial)
     return [
         Problem(
-            (*path, "compute", "inf"),
-            f"inf {inf} is more than one chip but fewer than a whole node's ({listed}); the default scheduler may "
-            "hand out chips that are not adjacent, and NeuronCore Groups need contiguous chips. Set "
-            "device_plugin.scheduler_extension: true (pods then use the Neuron scheduler), or ask for 1 chip or "
-            "a whole node's chips",
+            (*path, "compute", compute.field),
+            f"{compute.field} {compute.amount} is more than one {unit} but fewer than a whole node's ({listed}); the "
+            f"default scheduler may hand out {unit}s that are not adjacent, and NeuronCore Groups need contiguous "
+            f"ones. Set device_plugin.scheduler_extension: true (pods then use the Neuron scheduler), or ask for 1 "
+            f"{unit} or a whole node's",
         )
     ]
 
@@ -433,11 +461,13 @@ def _short_of(load: GroupLoad, packing: Packing, max_nodes: int) -> str:
     if not pending:
         return ""
     demand = load.demands[next(iter(pending))]
+    # A chip request is short of chips, not of the cores counted with them: the scheduler names what the pod asks for.
+    asked = [f.name for f in fields(Resources) if not (f.name == "neuroncores" and demand.chips)]
     short = {
-        SCHEDULER_RESOURCE[f.name]
+        SCHEDULER_RESOURCE[name]
         for node in packing.nodes[:max_nodes]
-        for f in fields(Resources)
-        if getattr(load.offer - node.used, f.name) < getattr(demand, f.name)
+        for name in asked
+        if getattr(load.offer - node.used, name) < getattr(demand, name)
     }
     return f" ({', '.join(f'Insufficient {name}' for name in sorted(short))})" if short else ""
 
@@ -598,9 +628,10 @@ def _check_api_on(
     if capacity is None:
         return problems
     # A replica larger than every node has no layout to check (and its divisors would take long to list).
-    if api.compute.inf <= MAX_CHIPS_PER_NODE:
+    if replica_needs(api.compute, capacity.family).chips <= MAX_CHIPS_PER_NODE:
         problems += check_processes_per_replica(api, capacity.family, path)
         problems += check_compiled_neuroncores(api, capacity.family, path)
+        problems += check_torus_device_count(api, capacity, path)
     problems += check_replica_fits(
         api, capacity, path, neuron_monitor=neuron_monitor, container_insights=container_insights
     )
