@@ -62,9 +62,10 @@ def api(name: str, low: int, high: int, **compute: str) -> dict[str, Any]:
 
 
 def test_rule_codes_are_registered_with_their_severity() -> None:
-    assert {code: RULES[code].severity for code in ("CAP501", "CAP502", "CAP503", "CAP504")} == {
-        "CAP501": "error",
-        "CAP502": "warning",
+    assert {code: RULES[code].severity for code in ("CAP004", "CAP005", "CAP006", "CAP503", "CAP504")} == {
+        "CAP004": "error",
+        "CAP005": "warning",
+        "CAP006": "error",
         "CAP503": "warning",
         "CAP504": "note",
     }
@@ -72,7 +73,7 @@ def test_rule_codes_are_registered_with_their_severity() -> None:
 
 def test_min_replicas_of_several_apis_that_cannot_fit_max_size_are_an_error() -> None:
     found = codes(config([INF2], [api("a", 1, 1), api("b", 2, 2)]))
-    assert found == {"CAP501": ("node_groups", 0, "max_size")}
+    assert found == {"CAP006": ("node_groups", 0, "max_size")}
     assert codes(config([INF2], [api("a", 1, 1), api("b", 1, 1)])) == {}
 
 
@@ -81,14 +82,14 @@ def test_a_config_whose_minimum_cannot_fit_is_refused(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(config([INF2], [api("a", 2, 2), api("b", 1, 1)])))
     out, err = io.StringIO(), io.StringIO()
     assert main(["validate", str(path)], out=out, err=err) == 2
-    assert err.getvalue().rstrip().endswith("[CAP501]")
+    assert err.getvalue().rstrip().endswith("[CAP006]")
 
 
 def test_packing_counts_cpu_and_memory_not_only_chips() -> None:
     # One inf2.24xlarge: 6 chips, 96 vCPUs. Six 1-chip replicas fit by chips, but at 20 CPUs each only four do.
     group = {"name": "inf2", "instance_types": ["inf2.24xlarge"], "desired_size": 1, "max_size": 1}
     cpu_bound = [{**api("a", 3, 3, cpu="20"), "node_group": "inf2"}, {**api("b", 3, 3, cpu="20")}]
-    assert codes(config([group], cpu_bound)) == {"CAP501": ("node_groups", 0, "max_size")}
+    assert codes(config([group], cpu_bound)) == {"CAP006": ("node_groups", 0, "max_size")}
     chip_bound = [{**api("a", 3, 3, cpu="10")}, {**api("b", 3, 3, cpu="10")}]
     assert codes(config([group], chip_bound)) == {}
 
@@ -109,7 +110,8 @@ def test_full_example_gets_the_inf2_spot_warning() -> None:
     assert warning.path == ("node_groups", 1, "max_size")
     assert "'inf2-spot'" in warning.message and "need 7 inf2.xlarge nodes" in warning.message
     assert "max_size is 4" in warning.message
-    assert [w.code for w in load_config(EXAMPLES / "inferentia.yaml").warnings if w.code] == []
+    # Every problem carries a code now: inferentia.yaml's one warning is inf1's legacy driver, none is about capacity.
+    assert [w.code for w in load_config(EXAMPLES / "inferentia.yaml").warnings] == ["NG006"]
 
 
 def test_a_group_that_starts_short_gets_a_note_with_cluster_autoscalers_delay() -> None:
@@ -141,7 +143,7 @@ def test_the_construct_path_runs_the_same_capacity_rules() -> None:
     assert set(found) == {"CAP503", "CAP504"}
     assert found["CAP503"].path == ("node_group", "max_size")
     small = group.model_copy(update={"max_size": 2, "desired_size": 2})
-    assert [p.code for p in check_api(spec, small) if p.severity == "error"] == ["CAP501"]
+    assert [p.code for p in check_api(spec, small) if p.severity == "error"] == ["CAP004"]
 
 
 # --- the packing agrees with the scheduler ----------------------------------------------------------------------

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ..config.problems import ConfigError, Problem
-from ..planning.loader import LoadedConfig, load_config
+from ..config.problems import ConfigError
+from ..planning.loader import READ_FAILED, LoadedConfig, load_config
 
 EXIT_VALID = 0
 EXIT_INVALID = 2
@@ -33,7 +33,8 @@ def load_or_report(path: str, err: TextIO) -> LoadedConfig | None:
             print(problem.render(error.source), file=err)
         return None
     except Exception as error:  # the CLI promises a problem line, never a traceback
-        print(Problem((), f"internal error reading the config: {type(error).__name__}: {error}").render(path), file=err)
+        problem = READ_FAILED.problem((), f"internal error reading the config: {type(error).__name__}: {error}")
+        print(problem.render(path), file=err)
         return None
 
 

@@ -9,13 +9,15 @@ from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
 from ..config.models import ApiSpec, NodeGroupSpec
-from ..config.problems import Problem, argument_problem, errors, raise_for_errors
+from ..config.problems import argument_problem, errors, raise_for_errors, rule
 from ..manifests.api import family_of_group, render_api
 from ..manifests.endpoint import EndpointTarget
 from ..manifests.scaling import autoscaler_objects
 from ..planning.scaling import check_autoscaling
 from ..planning.sizing import ReplicaSizing, size_api
 from ..planning.validation import check_api, check_node_group
+
+GIVEN_NODE_GROUP = rule("ARG002", "error", "the node group given to an API construct is the one its spec names")
 
 
 class InferentiaApi(eks.KubernetesManifest):
@@ -86,7 +88,7 @@ class InferentiaApi(eks.KubernetesManifest):
         if spec.node_group != node_group.name:
             raise_for_errors(
                 [
-                    Problem(
+                    GIVEN_NODE_GROUP.problem(
                         ("node_group",),
                         f"API {spec.name!r} names node group {spec.node_group!r} but was given node group "
                         f"{node_group.name!r}",

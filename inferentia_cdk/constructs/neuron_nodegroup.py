@@ -23,6 +23,7 @@ from ..config.problems import (
     argument_problem,
     pydantic_problems,
     raise_for_errors,
+    rule,
     shown,
     warnings,
 )
@@ -70,11 +71,14 @@ _CAPACITY_TYPES = {"on_demand": eks.CapacityType.ON_DEMAND, "spot": eks.Capacity
 _AWS_CDK_LIB_GPU_FAMILIES = frozenset({"inf1", "inf2"})
 
 
+NEURON_AMI = rule("NG010", "error", "a node group's ami is an AMI choice that runs Neuron instance types")
+
+
 def ami_problem(ami: str) -> Problem | None:
     """Why ``ami`` cannot run Neuron instances, or None for a supported choice."""
     valid = "valid: 'al2023' (AL2023_x86_64_NEURON, the default) or 'bottlerocket' (BOTTLEROCKET_x86_64)"
     if not isinstance(ami, str):
-        return Problem(("ami",), f"{shown(ami)} is not an AMI choice; {valid}")
+        return NEURON_AMI.problem(("ami",), f"{shown(ami)} is not an AMI choice; {valid}")
     if ami in AMI_TYPES:
         return None
     lowered = ami.lower()
@@ -90,7 +94,7 @@ def ami_problem(ami: str) -> Problem | None:
         reason = "there is no Neuron driver for Windows"
     else:
         reason = "it is not an AMI choice of this library"
-    return Problem(("ami",), f"{shown(ami)} cannot run Neuron instance types: {reason}; {valid}")
+    return NEURON_AMI.problem(("ami",), f"{shown(ami)} cannot run Neuron instance types: {reason}; {valid}")
 
 
 def nodegroup_name(nodegroup: eks.Nodegroup) -> str:

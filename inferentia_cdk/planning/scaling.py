@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..config.models import ApiSpec, AutoscalingSpec, InferentiaConfig, ScalingMetric
-from ..config.problems import Path, Problem
+from ..config.problems import Path, Problem, rule
 
 # CloudWatch user guide, "Container Insights with enhanced observability metrics", AWS Neuron section: the per-pod
 # NeuronCore utilisation (unit Percent) in namespace ContainerInsights, with the dimension set ClusterName, Namespace
@@ -122,6 +122,13 @@ _SNS_TOPIC_ARN = re.compile(
 )
 
 
+REQUESTS_NEED_ENDPOINT = rule("SCL005", "error", "an API scaled on requests_per_replica is exposed")
+REQUESTS_NEED_TARGET = rule("SCL006", "error", "requests_per_replica has an explicit target")
+PERCENT_TARGET = rule("SCL007", "error", "a utilisation target is a percent, at most 100")
+WHOLE_CPU_PERCENT = rule("SCL008", "error", "a cpu target is a whole percent")
+NEURONCORES_NEED_INSIGHTS = rule("SCL009", "error", "scaling on neuroncore_utilization keeps Container Insights on")
+
+
 def check_autoscaling(
     api: ApiSpec, path: Path, *, exposed: bool | None = None, container_insights: bool | None = None
 ) -> list[Problem]:
@@ -133,7 +140,7 @@ def check_autoscaling(
     if scaling.metric == "requests_per_replica":
         if exposed is False:
             problems.append(
-                Problem(
+                REQUESTS_NEED_ENDPOINT.problem(
                     (*at, "metric"),
                     f"requests_per_replica scales on the RequestCountPerTarget of the API's load balancer target "
                     f"group, and API {api.name!r} has no endpoint (endpoint: false, or no endpoints section); expose "
@@ -142,7 +149,7 @@ def check_autoscaling(
             )
         if scaling.target is None:
             problems.append(
-                Problem(
+                REQUESTS_NEED_TARGET.problem(
                     (*at, "target"),
                     "is required with metric requests_per_replica: the requests per second one replica serves at the "
                     "latency you want (measure it under load); no default fits every model",
@@ -150,14 +157,14 @@ def check_autoscaling(
             )
     elif scaling.target is not None and scaling.target > 100:
         problems.append(
-            Problem(
+            PERCENT_TARGET.problem(
                 (*at, "target"),
                 f"target {scaling.target:g} is a percent for metric {scaling.metric}; valid: above 0, at most 100",
             )
         )
     elif scaling.metric == "cpu" and scaling.target is not None and not scaling.target.is_integer():
         problems.append(
-            Problem(
+            WHOLE_CPU_PERCENT.problem(
                 (*at, "target"),
                 f"target {scaling.target:g} must be a whole percent for metric cpu (the HPA's averageUtilization is "
                 f"an integer); use {round(scaling.target)}",
@@ -165,13 +172,18 @@ def check_autoscaling(
         )
     if scaling.metric == "neuroncore_utilization" and container_insights is False:
         problems.append(
-            Problem(
+            NEURONCORES_NEED_INSIGHTS.problem(
                 (*at, "metric"),
                 "neuroncore_utilization is published by Container Insights, which observability.container_insights: "
                 "false turns off; remove that setting, or scale on requests_per_replica or cpu",
             )
         )
     return problems
+
+
+TOPIC_ARN = rule("OBS001", "error", "alarm_topic_arn is an SNS topic ARN")
+TOPIC_REGION = rule("OBS002", "error", "the alarm topic is in the cluster's region")
+TOPIC_UNUSED = rule("OBS003", "error", "an alarm topic is set only when alarms are made (dashboards on)")
 
 
 def check_scaling(config: InferentiaConfig) -> list[Problem]:
@@ -187,17 +199,21 @@ def check_scaling(config: InferentiaConfig) -> list[Problem]:
     if arn is not None:
         match = _SNS_TOPIC_ARN.fullmatch(arn)
         if match is None:
-            problems.append(Problem(path, f"{arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"))
+            problems.append(
+                TOPIC_ARN.problem(path, f"{arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+            )
         else:
             region = config.cluster.region
             if region is not None and match.group("region") != region:
                 problems.append(
-                    Problem(
+                    TOPIC_REGION.problem(
                         path,
                         f"the topic is in {match.group('region')}, but CloudWatch alarms notify only topics of their "
                         f"own region, cluster.region {region!r}",
                     )
                 )
         if not observability.dashboards:
-            problems.append(Problem(path, "has no effect with dashboards: false (no alarms are made); remove one"))
+            problems.append(
+                TOPIC_UNUSED.problem(path, "has no effect with dashboards: false (no alarms are made); remove one")
+            )
     return problems

@@ -18,6 +18,7 @@ from ..config.models import (
     ApiSpec,
     InferentiaConfig,
     NodeGroupSpec,
+    SystemNodeGroupSpec,
     is_token,
 )
 from ..config.problems import Path, Problem, errors, rule, shown
@@ -34,6 +35,13 @@ def neuron_types_hint() -> str:
     return ", ".join(catalog.NEURON_INSTANCE_TYPE_NAMES)
 
 
+NEURON_TYPE = rule("NG002", "error", "a node group's instance types are Neuron types of the catalog")
+ONE_FAMILY = rule("NG003", "error", "a node group's instance types are of one Neuron family")
+TYPE_ONCE = rule("NG004", "error", "a node group lists each instance type once")
+ONE_SIZE = rule("NG005", "warning", "a node group has one instance size (Cluster Autoscaler models one)")
+LEGACY_DRIVER = rule("NG006", "warning", "a node group's family is supported by current Neuron drivers (not inf1)")
+
+
 def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
     """Instance types, one family per group, and ordered sizes."""
     problems: list[Problem] = []
@@ -41,7 +49,7 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
     for i, name in enumerate(group.instance_types):
         if catalog.lookup(name) is None:
             problems.append(
-                Problem(
+                NEURON_TYPE.problem(
                     (*path, "instance_types", i),
                     f"{name!r} is not a Neuron instance type; valid: {neuron_types_hint()}",
                 )
@@ -51,14 +59,14 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
     if len(families) > 1:
         listed = "; ".join(f"{fam}: {', '.join(types)}" for fam, types in families.items())
         problems.append(
-            Problem(
+            ONE_FAMILY.problem(
                 (*path, "instance_types"),
                 f"mixes Neuron families ({listed}); use one family per node group, since chips, NeuronCores and "
                 "quotas differ between families",
             )
         )
     if len(set(group.instance_types)) != len(group.instance_types):
-        problems.append(Problem((*path, "instance_types"), "lists an instance type more than once"))
+        problems.append(TYPE_ONCE.problem((*path, "instance_types"), "lists an instance type more than once"))
     sizes = [t for t in (catalog.lookup(n) for n in dict.fromkeys(group.instance_types)) if t is not None]
     if len(families) == 1 and len(sizes) > 1:
         # Cluster Autoscaler sizes a new node by the first instance type of the Auto Scaling group's mixed instances
@@ -67,13 +75,12 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
             f"{t.name}: {t.vcpus} vCPUs, {t.memory_gib} GiB, {t.chips} chip{'s' * (t.chips > 1)}" for t in sizes
         )
         problems.append(
-            Problem(
+            ONE_SIZE.problem(
                 (*path, "instance_types"),
                 f"mixes instance sizes ({listed}). Cluster Autoscaler models every node it would add from one "
                 "instance type of the group, while EKS may launch any of them, so it can add a node that is too "
                 "small for the pending pod or add none for a pod only a larger type fits; use one instance type "
                 "per node group, and a node group per size",
-                "warning",
             )
         )
     for family, types in families.items():
@@ -81,25 +88,33 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
         if last_driver is not None:
             named = ", ".join(dict.fromkeys(types))
             problems.append(
-                Problem(
+                LEGACY_DRIVER.problem(
                     (*path, "instance_types"),
                     f"{named}: Neuron drivers after {last_driver} no longer support {family}; the AL2023 "
                     f"Neuron AMI loads a legacy driver for it, so {family} still works here, but later driver "
                     "features will not reach it. Consider inf2 for new deployments",
-                    "warning",
                 )
             )
+    problems += check_group_sizes(group, path)
+    return problems + check_lnc(group, path)
+
+
+ORDERED_SIZES = rule("NG007", "error", "a node group's sizes satisfy min_size <= desired_size <= max_size")
+NODES_QUOTA = rule("NG008", "warning", "max_size is within the EKS quota of nodes per managed node group")
+
+
+def check_group_sizes(group: NodeGroupSpec | SystemNodeGroupSpec, path: Path) -> list[Problem]:
+    """The sizes of a managed node group (a Neuron one or the system one): ordered, and within the EKS quota."""
+    problems = []
     if not group.min_size <= group.desired_size <= group.max_size:
         problems.append(
-            Problem(
+            ORDERED_SIZES.problem(
                 (*path, "desired_size"),
-                f"sizes must satisfy 0 <= min_size <= desired_size <= max_size, got min_size={group.min_size}, "
+                f"sizes must satisfy min_size <= desired_size <= max_size, got min_size={group.min_size}, "
                 f"desired_size={group.desired_size}, max_size={group.max_size}",
             )
         )
-    problems += check_nodes_quota(group.max_size, (*path, "max_size"))
-    problems += check_lnc(group, path)
-    return problems
+    return problems + check_nodes_quota(group.max_size, (*path, "max_size"))
 
 
 def check_nodes_quota(max_size: int, path: Path) -> list[Problem]:
@@ -107,13 +122,17 @@ def check_nodes_quota(max_size: int, path: Path) -> list[Problem]:
     if max_size <= EKS_NODES_PER_GROUP_QUOTA:
         return []
     return [
-        Problem(
+        NODES_QUOTA.problem(
             path,
             f"max_size {max_size} is above {EKS_NODES_PER_GROUP_QUOTA}, the default EKS quota of nodes per managed "
             "node group: the deploy fails unless that quota (Amazon EKS, 'Nodes per managed node group') was raised",
-            "warning",
         )
     ]
+
+
+NODE_GROUP_UNIQUE = rule("NG009", "error", "node group names are unique")
+API_UNIQUE = rule("API006", "error", "API names are unique")
+KNOWN_NODE_GROUP = rule("API007", "error", "an API's node_group names a node group of the config")
 
 
 def _duplicates(names: Sequence[str]) -> Iterator[tuple[int, str]]:
@@ -124,11 +143,14 @@ def _duplicates(names: Sequence[str]) -> Iterator[tuple[int, str]]:
         seen.add(name)
 
 
+REPLICA_BOUNDS = rule("SCL004", "error", "max_replicas is at least min_replicas")
+
+
 def check_replica_bounds(api: ApiSpec, path: Path = ()) -> list[Problem]:
     bounds = api.autoscaling
     if bounds.min_replicas > bounds.max_replicas:
         return [
-            Problem(
+            REPLICA_BOUNDS.problem(
                 (*path, "autoscaling", "max_replicas"),
                 f"max_replicas ({bounds.max_replicas}) must be at least min_replicas ({bounds.min_replicas})",
             )
@@ -170,18 +192,25 @@ def _replica_cores(api: ApiSpec, family: NeuronFamily) -> tuple[int, str]:
     return needs.neuroncores, f"{chips} ({family.cores_per_chip} per chip)"
 
 
+EVEN_SPLIT = rule("NCG001", "error", "processes_per_replica splits a replica's NeuronCores evenly")
+
+
 def check_processes_per_replica(api: ApiSpec, family: NeuronFamily, path: Path = ()) -> list[Problem]:
     """``processes_per_replica`` must split the replica's NeuronCores evenly: one equal NCG per process."""
     cores, source = _replica_cores(api, family)
     if cores % api.processes_per_replica == 0:
         return []
     return [
-        Problem(
+        EVEN_SPLIT.problem(
             (*path, "processes_per_replica"),
             f"processes_per_replica {api.processes_per_replica} cannot evenly share the {cores} NeuronCores of "
             f"{source}; valid processes_per_replica: {_listing(divisors(cores))}",
         )
     ]
+
+
+MODEL_FITS_NCG = rule("NCG002", "error", "compiled_neuroncores is at most the NeuronCores of one NCG")
+IDLE_CORES = rule("NCG003", "warning", "compiled_neuroncores uses every NeuronCore of its NCG")
 
 
 def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = ()) -> list[Problem]:
@@ -202,7 +231,7 @@ def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = 
             else f"raise compute.{api.compute.field} so a replica has at least {compiled} NeuronCores, "
         )
         return [
-            Problem(
+            MODEL_FITS_NCG.problem(
                 field,
                 f"the model is compiled for {compiled} NeuronCores but each NCG has {ncg} ({split}), so it cannot "
                 f"load; {fix}or recompile it with --num-neuroncores {ncg}",
@@ -216,15 +245,19 @@ def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = 
             else f"keep the model small and raise processes_per_replica (valid: {_listing(divisors(cores))})"
         )
         return [
-            Problem(
+            IDLE_CORES.problem(
                 field,
                 f"the model is compiled for {compiled} NeuronCores but each NCG has {ncg} ({split}): {idle} cores "
                 f"of every NCG sit idle. For throughput, {throughput}; for latency, recompile with "
                 f"--num-neuroncores {ncg} (more cores per model copy, fewer copies)",
-                "warning",
             )
         ]
     return []
+
+
+CHIPS_FIT = rule("CAP001", "error", "compute.inf or compute.neuroncores fits one node of every type of the node group")
+CPU_FITS = rule("CAP002", "error", "compute.cpu fits what one node of every instance type gives a pod")
+MEMORY_FITS = rule("CAP003", "error", "compute.mem fits what one node of every instance type gives a pod")
 
 
 def check_replica_fits(
@@ -260,7 +293,7 @@ def check_replica_fits(
         listed = ", ".join(f"{t.name} has {per_type[t.name]}" for t in too_small)
         field = api.compute.field
         problems.append(
-            Problem(
+            CHIPS_FIT.problem(
                 (*path, "compute", field),
                 f"{field} {needs.requested} does not fit one node of node group {capacity.name!r} ({listed}); a "
                 f"replica runs on one node, so {field} must be at most {min(per_type.values())}{offer}",
@@ -272,7 +305,7 @@ def check_replica_fits(
         node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
         if cpu is not None and cpu > node.cpu_millicores:
             problems.append(
-                Problem(
+                CPU_FITS.problem(
                     (*path, "compute", "cpu"),
                     f"cpu {api.compute.cpu!r} ({cpu:g}m) exceeds what one {instance_type.name} node of node group "
                     f"{capacity.name!r} can give a pod: {node.cpu_millicores}m ({instance_type.vcpus} vCPUs less "
@@ -282,7 +315,7 @@ def check_replica_fits(
             )
         if mem is not None and mem > node.memory_mib:
             problems.append(
-                Problem(
+                MEMORY_FITS.problem(
                     (*path, "compute", "mem"),
                     f"mem {api.compute.mem!r} ({mem:.0f}Mi) exceeds what one {instance_type.name} node of node group "
                     f"{capacity.name!r} can give a pod: {node.memory_mib}Mi ({instance_type.memory_gib} GiB less the "
@@ -291,6 +324,11 @@ def check_replica_fits(
                 )
             )
     return problems
+
+
+CONTIGUOUS_CHIPS = rule(
+    "NCG004", "error", "a replica of more than one chip or core but less than a node uses the scheduler extension"
+)
 
 
 def check_contiguous_allocation(
@@ -309,7 +347,7 @@ def check_contiguous_allocation(
         return []
     listed = ", ".join(f"{name} has {per_node[name]}" for name in partial)
     return [
-        Problem(
+        CONTIGUOUS_CHIPS.problem(
             (*path, "compute", compute.field),
             f"{compute.field} {compute.amount} is more than one {unit} but fewer than a whole node's ({listed}); the "
             f"default scheduler may hand out {unit}s that are not adjacent, and NeuronCore Groups need contiguous "
@@ -319,11 +357,14 @@ def check_contiguous_allocation(
     ]
 
 
+RESERVED_NAMESPACE = rule("API008", "error", "an API name (its namespace) is not one Kubernetes owns")
+
+
 def check_api_name(api: ApiSpec, path: Path = ()) -> list[Problem]:
     """An API's namespace is its name, so names Kubernetes owns are taken."""
     if api.name in RESERVED_NAMESPACES or api.name.startswith("kube-"):
         return [
-            Problem(
+            RESERVED_NAMESPACE.problem(
                 (*path, "name"),
                 f"API name {api.name!r} is also its namespace, and Kubernetes owns that namespace; pick another "
                 "name (not 'default' and not starting with 'kube-')",
@@ -349,6 +390,14 @@ def _kubernetes_references(value: str) -> list[str]:
     return references
 
 
+RESERVED_ENV = rule("ENV001", "error", "env does not set the variables inferentia-cdk derives (NCG layout, port)")
+ENV_NAME_SPACE = rule("ENV002", "error", "env variable names contain no whitespace")
+ENV_NAME = rule("ENV003", "error", "env variable names are printable ASCII without '='")
+ENV_NUL = rule("ENV004", "error", "env values contain no NUL character")
+ENV_STRING_SIZE = rule("ENV005", "error", "each NAME=value of env fits Linux's limit on one environment string")
+ENV_REFERENCE = rule("ENV006", "warning", "env values hold no $(VAR) that Kubernetes would expand")
+
+
 def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
     """User variables may not override the NCG layout, must be valid names, and must be exec-able as written."""
     problems: list[Problem] = []
@@ -357,7 +406,7 @@ def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
         at = (*path, "env", name)
         if name in RESERVED_ENV_NAMES:
             problems.append(
-                Problem(
+                RESERVED_ENV.problem(
                     at,
                     f"{name} is set by inferentia-cdk from compute.inf, processes_per_replica, threads_per_process and "
                     "port (or by the Neuron device plugin); change those fields instead. Reserved: "
@@ -367,16 +416,22 @@ def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
         elif name.strip() != name or any(c.isspace() for c in name):
             other = stripped.get("".join(name.split()))
             twin = f", and differs from {shown(other)} only by whitespace" if other is not None else ""
-            problems.append(Problem(at, f"variable name {shown(name)} contains whitespace{twin}; names have none"))
+            problems.append(
+                ENV_NAME_SPACE.problem(at, f"variable name {shown(name)} contains whitespace{twin}; names have none")
+            )
         elif not _ENV_NAME.match(name):
-            problems.append(Problem(at, f"{shown(name)} is not a valid variable name: printable ASCII without '='"))
+            problems.append(
+                ENV_NAME.problem(at, f"{shown(name)} is not a valid variable name: printable ASCII without '='")
+            )
         stripped.setdefault("".join(name.split()), name)
         if "\x00" in value:
-            problems.append(Problem(at, "the value contains a NUL character, which no process environment can hold"))
+            problems.append(
+                ENV_NUL.problem(at, "the value contains a NUL character, which no process environment can hold")
+            )
         size = len(name.encode()) + len(value.encode()) + 2
         if size > MAX_ENV_STRING_BYTES:
             problems.append(
-                Problem(
+                ENV_STRING_SIZE.problem(
                     at,
                     f"{name}=<value> is {size} bytes; Linux starts no process with an environment string above "
                     f"{MAX_ENV_STRING_BYTES // 1024} KiB (MAX_ARG_STRLEN), so mount large values as a file instead",
@@ -386,11 +441,10 @@ def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
         if references:
             listed = ", ".join(f"$({r})" for r in references[:3])
             problems.append(
-                Problem(
+                ENV_REFERENCE.problem(
                     at,
                     f"the value contains {shown(listed)}, which Kubernetes replaces with the value of that variable "
                     "when it is defined before this one (the NCG variables always are); write $$( for a literal $(",
-                    "warning",
                 )
             )
     return problems
@@ -399,6 +453,9 @@ def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
 def _template_bytes(text: str) -> int:
     """Bytes of ``text`` as a string inside a JSON manifest that is itself a string of the template."""
     return len(json.dumps(json.dumps(text)).encode()) - 6
+
+
+PINNED_IMAGE = rule("API009", "warning", "an API's image is pinned by a version tag or a digest")
 
 
 def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
@@ -410,11 +467,10 @@ def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
     tag = last.split(":", 1)[1] if ":" in last else None
     if tag is None or tag == "latest":
         return [
-            Problem(
+            PINNED_IMAGE.problem(
                 (*path, "image"),
                 f"image {image!r} is not pinned ({'no tag' if tag is None else ':latest'}); give a version tag or, "
                 "better, a digest (@sha256:...)",
-                "warning",
             )
         ]
     return []
@@ -422,11 +478,15 @@ def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
 
 # --- node groups that hold their APIs (the capacity model of planning/packing.py) -----------------------------------
 
-MIN_REPLICAS_FIT = rule(
-    "CAP501", "error", "the min_replicas of a node group's APIs fit its max_size nodes, packed as the scheduler would"
+# CAP004-CAP006 keep the codes (and meanings) they had before the packing model; CAP503 and CAP504 are new.
+MIN_REPLICAS_FIT = rule("CAP004", "error", "the node group at max_size holds each API's min_replicas")
+MIN_REPLICAS_MAYBE = rule(
+    "CAP005", "warning", "the node group at max_size holds each API's min_replicas on its smallest instance type"
 )
-MIN_REPLICAS_FIT_LARGER_TYPES = rule(
-    "CAP502", "warning", "the min_replicas of a node group's APIs fit max_size nodes of its smallest instance type"
+GROUP_HOLDS_MIN_REPLICAS = rule(
+    "CAP006",
+    "error",
+    "the node group at max_size holds the min_replicas of all its APIs, packed as the scheduler would",
 )
 MAX_REPLICAS_FIT = rule("CAP503", "warning", "the max_replicas of a node group's APIs fit its max_size nodes")
 DEPLOY_STARTS_SHORT = rule(
@@ -525,10 +585,10 @@ def check_group_capacity(
                 f"them), but max_size is {max_nodes}: {pending} replicas would stay Pending for good"
                 f"{_short_of(load, load.at_min, max_nodes)}; raise max_size to {needed} or lower their min_replicas"
             )
-        problems.append(MIN_REPLICAS_FIT.problem(min_path, message))
+        problems.append((MIN_REPLICAS_FIT if single else GROUP_HOLDS_MIN_REPLICAS).problem(min_path, message))
     elif smallest.at_min.node_count > max_nodes:
         problems.append(
-            MIN_REPLICAS_FIT_LARGER_TYPES.problem(
+            MIN_REPLICAS_MAYBE.problem(
                 min_path,
                 f"the min_replicas of {'this API' if single else 'APIs ' + _replica_counts(specs, at='min_replicas')} "
                 f"fit node group {name!r} at max_size {max_nodes} only if its nodes are larger than "
@@ -639,19 +699,12 @@ def _check_api_on(
     return problems
 
 
+ENV_TEMPLATE_SIZE = rule("ENV007", "error", "the APIs' env values fit in the APIs stack template")
+
+
 def check_config(config: InferentiaConfig) -> list[Problem]:
     """Every cross-field problem in ``config`` (errors and warnings), in document order."""
-    problems: list[Problem] = []
-    system = config.cluster.system_node_group
-    if not system.min_size <= system.desired_size <= system.max_size:
-        problems.append(
-            Problem(
-                ("cluster", "system_node_group", "desired_size"),
-                f"sizes must satisfy min_size <= desired_size <= max_size, got {system.min_size}, "
-                f"{system.desired_size}, {system.max_size}",
-            )
-        )
-    problems += check_nodes_quota(system.max_size, ("cluster", "system_node_group", "max_size"))
+    problems: list[Problem] = check_group_sizes(config.cluster.system_node_group, ("cluster", "system_node_group"))
     # Each group is checked and measured once, however many APIs run on it; the first group of a name wins.
     capacities: dict[int, NodeGroupCapacity | None] = {}
     groups: dict[str, tuple[int, NodeGroupSpec]] = {}
@@ -661,9 +714,11 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
         capacities[id(group)] = None if errors(group_problems) else NodeGroupCapacity.of(group)
         groups.setdefault(group.name, (i, group))
     for i, name in _duplicates([g.name for g in config.node_groups]):
-        problems.append(Problem(("node_groups", i, "name"), f"node group name {name!r} is used more than once"))
+        problems.append(
+            NODE_GROUP_UNIQUE.problem(("node_groups", i, "name"), f"node group name {name!r} is used more than once")
+        )
     for i, name in _duplicates([a.name for a in config.apis]):
-        problems.append(Problem(("apis", i, "name"), f"API name {name!r} is used more than once"))
+        problems.append(API_UNIQUE.problem(("apis", i, "name"), f"API name {name!r} is used more than once"))
     plugin = config.device_plugin
     on_group: dict[str, list[tuple[Path, ApiSpec]]] = {}
     env_bytes = 0
@@ -675,7 +730,7 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
         if api.node_group not in groups:
             valid = _some(list(groups))
             problems.append(
-                Problem(
+                KNOWN_NODE_GROUP.problem(
                     (*path, "node_group"), f"{shown(api.node_group)} is not a node group of this config; valid: {valid}"
                 )
             )
@@ -708,7 +763,7 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
             )
     if env_bytes > MAX_ENV_TEMPLATE_BYTES:
         problems.append(
-            Problem(
+            ENV_TEMPLATE_SIZE.problem(
                 ("apis",),
                 f"the APIs' env values take {env_bytes} bytes in the APIs stack template, more than "
                 f"{MAX_ENV_TEMPLATE_BYTES // 1024} KiB of CloudFormation's 1 MB template limit; mount large values "
