@@ -23,11 +23,12 @@ CONFIGS_PER_STRATEGY = 300
 
 
 def reported(path: Path, content: bytes) -> list[Problem]:
-    """Every problem ``load_config`` reports on ``content``: the errors it raises, or the warnings it keeps."""
+    """Every problem ``load_config`` reports on ``content``: the errors it raises, or the warnings and notes it keeps."""
     path.unlink(missing_ok=True)
     path.write_bytes(content)
     try:
-        return list(load_config(path).warnings)
+        loaded = load_config(path)
+        return [*loaded.warnings, *loaded.notes]
     except ConfigError as error:
         return list(error.problems)
 
@@ -93,7 +94,7 @@ def test_no_problem_is_built_without_a_rule() -> None:
 def test_every_registered_code_follows_the_grammar_and_has_a_summary() -> None:
     for code, registered in RULES.items():
         assert RULE_CODE.fullmatch(code) and registered.code == code
-        assert registered.severity in ("error", "warning")
+        assert registered.severity in ("error", "warning", "note")
         assert registered.summary and "\n" not in registered.summary
 
 
