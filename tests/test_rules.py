@@ -23,7 +23,7 @@ CONFIGS_PER_STRATEGY = 300
 
 
 def reported(path: Path, content: bytes) -> list[Problem]:
-    """Every problem ``load_config`` reports on ``content``: the errors it raises, or the warnings and notes it keeps."""
+    """Every problem ``load_config`` reports on ``content``: the errors it raises, or the warnings and notes kept."""
     path.unlink(missing_ok=True)
     path.write_bytes(content)
     try:
