@@ -613,7 +613,8 @@ def test_min_replicas_that_fit_only_the_larger_types_is_a_warning(tmp_path: Path
     text = VALID.replace("[inf1.xlarge]", "[inf1.xlarge, inf1.6xlarge]").replace("max_size: 2", "max_size: 1")
     text = text.replace("mem: 2Gi}", "mem: 2Gi}\n    autoscaling: {min_replicas: 3, max_replicas: 3}")
     err = accepted(tmp_path, text)
-    assert "apis[0].autoscaling.min_replicas: warning: " in err and "[CAP005]" in err
+    assert "apis[0].autoscaling.min_replicas: warning: the min_replicas of this API fit node group 'inf1'" in err
+    assert err.rstrip().endswith("[CAP005]")
 
 
 def test_the_min_replicas_of_all_apis_on_a_group_must_fit_together(tmp_path: Path) -> None:
@@ -622,8 +623,9 @@ def test_the_min_replicas_of_all_apis_on_a_group_must_fit_together(tmp_path: Pat
         "  - {name: gpt, node_group: inf1, image: i:1, compute: {mem: 2Gi},"
         " autoscaling: {min_replicas: 2, max_replicas: 2}}\n"
     )
-    ((_, message),) = rejected(tmp_path, text, "CAP006", "need 4 Neuron chips at once")
-    assert message.startswith("node_groups[0].max_size: the min_replicas of APIs bert, gpt")
+    ((_, message),) = rejected(tmp_path, text, "need 4 inf1.xlarge nodes of node group 'inf1' at once")
+    assert message.startswith("node_groups[0].max_size: the min_replicas of APIs bert 2, gpt 2")
+    assert message.endswith("[CAP006]")
 
 
 def test_the_single_api_rule_holds_on_the_construct_path_too() -> None:

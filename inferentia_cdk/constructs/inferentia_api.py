@@ -32,7 +32,8 @@ class InferentiaApi(eks.KubernetesManifest):
     The spec is validated against its node group before anything is created: every error is raised at once as a
     :class:`inferentia_cdk.problems.ConfigError` (paths like ``apis.<name>.processes_per_replica``); warnings (for
     example a model compiled for fewer cores than its NCG) are kept in :attr:`warnings` and reported as warning
-    annotations with the id ``inferentia-cdk:<field>``, which ``Annotations.of(api).acknowledge_warning`` accepts.
+    annotations with the id ``inferentia-cdk:<field>``, which ``Annotations.of(api).acknowledge_warning`` accepts;
+    notes (pods Pending at deploy until Cluster Autoscaler adds nodes) become info annotations.
 
     :param cluster: the EKS cluster (``aws_eks_v2``) whose Neuron node group runs the API.
     :param spec: the API: image, port, compute, processes and threads, compiled cores, autoscaling, health path, env.
@@ -146,6 +147,8 @@ class InferentiaApi(eks.KubernetesManifest):
         self.sizing: ReplicaSizing = sizing
         self.objects: list[dict[str, Any]] = objects
         self.warnings, self.acknowledged = report_warnings(self, warnings(problems), acknowledge)
+        for note in (p for p in problems if p.severity == "note"):
+            cdk.Annotations.of(self).add_info(note.message)
 
     @property
     def namespace(self) -> str:
