@@ -24,6 +24,7 @@ from ..config.models import (
 )
 from ..config.problems import Path, Problem, errors, shown
 from .capacity import NodeGroupCapacity, node_allocatable
+from .cluster_facts import check_api_node_group
 from .endpoints import check_endpoints, check_operator_access
 from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
@@ -593,13 +594,9 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
     for i, api in enumerate(config.apis):
         path: Path = ("apis", i)
         env_bytes += sum(_template_bytes(k) + _template_bytes(v) for k, v in api.env.items())
-        if api.node_group not in groups:
-            valid = _some(list(groups))
-            problems.append(
-                Problem(
-                    (*path, "node_group"), f"{shown(api.node_group)} is not a node group of this config; valid: {valid}"
-                )
-            )
+        unknown_group = check_api_node_group(api.node_group, list(groups), path)
+        if unknown_group:
+            problems += unknown_group
             problems += check_replica_bounds(api, path)
             continue
         api_group = groups[api.node_group][1]

@@ -78,17 +78,17 @@ class InferentiaApisStack(cdk.Stack):
         that reordering APIs replaces nothing.
         """
         config = self.config
-        cluster_stack = self.cluster_stack
+        neuron_cluster = self.cluster_stack.neuron_cluster
         node_group = config.node_group(spec.node_group)
         if node_group is None:
             raise ValueError(f"API {spec.name!r} names node group {spec.node_group!r}, which the config lacks")
-        plan = cluster_stack.endpoints_plan
-        load_balancer = cluster_stack.api_load_balancer
+        plan = neuron_cluster.endpoints_plan
+        load_balancer = neuron_cluster.api_load_balancer
         target: EndpointTarget | None = None
         exposed = plan.api(spec.name) if plan is not None else None
         if exposed is not None and plan is not None and load_balancer is not None:
             endpoint = ApiEndpoint(
-                scope, f"{spec.name}-endpoint", api=exposed, listener=load_balancer.listener, vpc=cluster_stack.vpc
+                scope, f"{spec.name}-endpoint", api=exposed, listener=load_balancer.listener, vpc=neuron_cluster.vpc
             )
             self.endpoints[spec.name] = endpoint
             target = EndpointTarget(
@@ -107,7 +107,7 @@ class InferentiaApisStack(cdk.Stack):
         self.apis[spec.name] = InferentiaApi(
             scope,
             spec.name,
-            cluster=cluster_stack.cluster,
+            cluster=neuron_cluster.cluster,
             spec=spec,
             node_group=node_group,
             scheduler_extension=plugin.scheduler_extension,

@@ -215,7 +215,7 @@ def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: I
     _acknowledge_quota_check(cluster_stack)
     _acknowledge_api_load_balancer(cluster_stack)
     _acknowledge_scaling(cluster_stack)
-    _acknowledge_cluster(cluster_stack.cluster)
+    _acknowledge_cluster(cluster_stack.neuron_cluster.cluster)
 
 
 def acknowledge_core_validation(apis_stack: InferentiaApisStack) -> None:
