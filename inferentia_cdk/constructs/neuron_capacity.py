@@ -99,7 +99,8 @@ class NeuronCapacity(Construct):
         problems += list_argument_problems(
             "system_nodegroups", system_nodegroups, eks.Nodegroup, "a list of eks.Nodegroup", "an aws_eks_v2.Nodegroup"
         )
-        if log_encryption_key is not None and not hasattr(log_encryption_key, "key_arn"):  # jsii interfaces are no runtime classes
+        # jsii interfaces are no runtime classes: an IKey is what has a key ARN.
+        if log_encryption_key is not None and not hasattr(log_encryption_key, "key_arn"):
             problems.append(_argument("log_encryption_key", log_encryption_key, "None or an aws_kms.IKey"))
         raise_for_errors(problems)
         raise_for_errors(check_config_names_cluster(cluster, config))
@@ -126,7 +127,8 @@ class NeuronCapacity(Construct):
         }
 
     def _add_node_monitoring_agent(self) -> eks.Addon:
-        """Node auto-repair of the Neuron node groups acts on what this agent reports, failed Neuron devices included."""
+        """Node auto-repair of the Neuron node groups acts on what this agent reports, failed Neuron devices
+        included."""
         agent = eks.Addon(
             self, "NodeMonitoringAgent", cluster=self.cluster, addon_name=versions.NODE_MONITORING_AGENT_ADDON
         )

@@ -7,6 +7,7 @@ three outputs; a platform team puts the same construct into a stack of its own, 
 from __future__ import annotations
 
 import hashlib
+import re
 
 import aws_cdk as cdk
 import jsii
@@ -62,6 +63,9 @@ class _EncryptLogGroups:
             node.kms_key_id = self._key.key_arn
 
 
+_DEFAULT_SEGMENT = re.compile(r"/Default(?=[/)])")
+
+
 def path_without_default(path: str) -> str:
     """``path`` without its ``Default`` segments, as CDK leaves them out of logical ids."""
     return "/".join(segment for segment in path.split("/") if segment != "Default")
@@ -82,9 +86,7 @@ class _PathsWithoutDefault:
                 # Tag priority 100 is the one aws-cdk-lib's own Name tags have; the later setting wins a tie.
                 tags.set_tag("Name", path_without_default(name), 100, True)
         if isinstance(node, lambda_.CfnFunction) and isinstance(node.description, str):
-            provider_path = node.node.scope.node.scope.node.path if node.node.scope and node.node.scope.node.scope else ""
-            if provider_path and node.description.endswith(f"({provider_path})"):
-                node.description = node.description.replace(provider_path, path_without_default(provider_path))
+            node.description = _DEFAULT_SEGMENT.sub("", node.description)
 
 
 class NeuronCluster(Construct):
@@ -108,7 +110,8 @@ class NeuronCluster(Construct):
         self, scope: Construct, construct_id: str, *, config: InferentiaConfig, vpc: ec2.IVpc | None = None
     ) -> None:
         problems = check_config_argument(config)
-        if vpc is not None and not hasattr(vpc, "select_subnets"):  # jsii interfaces are no runtime classes
+        # jsii interfaces are no runtime classes: an IVpc is what selects subnets.
+        if vpc is not None and not hasattr(vpc, "select_subnets"):
             problems.append(_argument("vpc", vpc, "None (a VPC of its own) or an aws_ec2.IVpc"))
         raise_for_errors(problems)
         super().__init__(scope, construct_id)

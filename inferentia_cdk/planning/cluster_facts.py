@@ -81,7 +81,8 @@ class NeuronClusterFacts:
             seen: set[str] = set()
             for i, group in enumerate(self.node_groups):
                 if not isinstance(group, NodeGroupSpec):
-                    problems.append(_argument(("node_groups", i), group, "a NodeGroupSpec (.model_validate builds one)"))
+                    valid = "a NodeGroupSpec (.model_validate builds one)"
+                    problems.append(_argument(("node_groups", i), group, valid))
                 elif group.name in seen:
                     problems.append(
                         CLU_NODE_GROUP_UNIQUE.problem(
