@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..config.models import InferentiaConfig, NodeGroupSpec, cluster_name_error, kubernetes_version_error
-from ..config.problems import ConfigError, Path, Problem, argument_problem, rule, shown
+from ..config.problems import ConfigError, Path, Problem, argument_problem, errors, rule, shown
 
 API_NODE_GROUP_OF_CLUSTER = rule(
     "API100", "error", "an API runs on one of its cluster's Neuron node groups, named by `node_group`"
@@ -79,6 +79,9 @@ class NeuronClusterFacts:
             # A list is accepted and kept as a tuple: the value stays hashable and frozen.
             object.__setattr__(self, "node_groups", tuple(groups))
             seen: set[str] = set()
+            # validation imports this module for its node group rule; the group rules are needed only here.
+            from .validation import check_node_group
+
             for i, group in enumerate(self.node_groups):
                 if not isinstance(group, NodeGroupSpec):
                     valid = "a NodeGroupSpec (.model_validate builds one)"
@@ -91,6 +94,7 @@ class NeuronClusterFacts:
                     )
                 else:
                     seen.add(group.name)
+                    problems += errors(check_node_group(group, ("node_groups", i)))
         for flag in ("scheduler_extension", "neuron_monitor", "container_insights"):
             value = getattr(self, flag)
             if not isinstance(value, bool):

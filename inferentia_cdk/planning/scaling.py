@@ -163,6 +163,8 @@ def replica_capacity(
 _SNS_TOPIC_ARN = re.compile(
     r"arn:aws(-cn|-us-gov)?:sns:(?P<region>[a-z]{2}(-[a-z]+)+-[0-9]):(?P<account>[0-9]{12}):[A-Za-z0-9_-]{1,256}(\.fifo)?"
 )
+SNS_TOPIC_ARN = _SNS_TOPIC_ARN
+"""An SNS topic ARN, as ``observability.alarm_topic_arn`` and ``ApiMonitoring(alarm_topic_arn=...)`` take it."""
 
 
 def check_autoscaling(

@@ -1,5 +1,5 @@
 """The APIs stack: one InferentiaApi per API of the config, on the cluster of the cluster stack, spread over nested
-stacks by a hash of each API's name (``core.placement``)."""
+stacks by a hash of each API's name (``planning.placement``)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,18 @@ from .cluster_stack import InferentiaClusterStack
 if TYPE_CHECKING:
     from ..constructs.api_monitoring import ApiMonitoring
 
+API_ID = "Default"
+"""Each API's :class:`InferentiaApi` in the API's scope. CDK leaves ``Default`` out of logical ids, so the manifest's
+logical id is the API's name, as when it was the shard's child."""
+ENDPOINT_ID = "Endpoint"
+MONITORING_ID = "Monitoring"
+
 
 class InferentiaApisStack(cdk.Stack):
     """The config's APIs. Kept apart from the cluster so that changing an API never touches the cluster stack.
 
     Each API lives in the nested stack of its shard (:attr:`shards`, ids ``Shard00`` to ``Shard31``), which
-    ``core.placement.shard_of`` picks from the API's name alone, so that adding, removing or renaming an API never
+    ``planning.placement.shard_of`` picks from the API's name alone, so that adding, removing or renaming an API never
     moves another; each nested stack has CloudFormation's per-template limits to itself. Only shards that hold an
     API exist. This stack itself holds the nested stacks and the URL outputs of exposed APIs.
 
@@ -53,9 +59,8 @@ class InferentiaApisStack(cdk.Stack):
         self.apis: dict[str, InferentiaApi] = {}
         self.endpoints: dict[str, ApiEndpoint] = {}
         self.monitoring: dict[str, ApiMonitoring] = {}
-        # Config-wide facts, each a pass over every API: asked once, not once per API.
-        self.container_insights = config.container_insights()
-        self.neuron_monitor = config.neuron_monitor()
+        # The cluster's facts, each a pass over every API: asked once, not once per API.
+        self.facts = cluster_stack.neuron_cluster.facts
         self.shards: dict[int, cdk.NestedStack] = {}
         self._stack_name = self.stack_name  # read once: each read is a round trip to the jsii process
         self._region = self.region
@@ -79,16 +84,16 @@ class InferentiaApisStack(cdk.Stack):
         """
         config = self.config
         neuron_cluster = self.cluster_stack.neuron_cluster
-        node_group = config.node_group(spec.node_group)
-        if node_group is None:
-            raise ValueError(f"API {spec.name!r} names node group {spec.node_group!r}, which the config lacks")
+        # The API's own scope: its children's ids are fixed words, so no API name can collide with another API's
+        # construct (APIs 'g' and 'g-monitoring'), and API names are unique.
+        scope = Construct(scope, spec.name)
         plan = neuron_cluster.endpoints_plan
         load_balancer = neuron_cluster.api_load_balancer
         target: EndpointTarget | None = None
         exposed = plan.api(spec.name) if plan is not None else None
         if exposed is not None and plan is not None and load_balancer is not None:
             endpoint = ApiEndpoint(
-                scope, f"{spec.name}-endpoint", api=exposed, listener=load_balancer.listener, vpc=neuron_cluster.vpc
+                scope, ENDPOINT_ID, api=exposed, listener=load_balancer.listener, vpc=neuron_cluster.vpc
             )
             self.endpoints[spec.name] = endpoint
             target = EndpointTarget(
@@ -103,33 +108,28 @@ class InferentiaApisStack(cdk.Stack):
                 value=api_url(plan, exposed, load_balancer.host),
                 description=f"URL of API {spec.name}",
             )
-        plugin = config.device_plugin
         self.apis[spec.name] = InferentiaApi(
             scope,
-            spec.name,
+            API_ID,
             cluster=neuron_cluster.cluster,
+            facts=self.facts,
             spec=spec,
-            node_group=node_group,
-            scheduler_extension=plugin.scheduler_extension,
-            neuron_monitor=self.neuron_monitor,
             endpoint=target,
-            container_insights=self.container_insights,
-            cluster_name=config.cluster.name,
             region=self._region,
         )
         observability = config.observability
         endpoint_group = self.endpoints[spec.name].target_group if spec.name in self.endpoints else None
-        if observability.dashboards and (self.container_insights or endpoint_group is not None):
+        if observability.dashboards and (self.facts.container_insights or endpoint_group is not None):
             # Imported here: aws_cloudwatch costs 0.1 s of import that an app without dashboards should not pay.
             from ..constructs.api_monitoring import ApiMonitoring
 
             self.monitoring[spec.name] = ApiMonitoring(
                 scope,
-                f"{spec.name}-monitoring",
+                MONITORING_ID,
                 api_name=spec.name,
                 cluster_name=config.cluster.name,
                 signal=signal_of(spec.autoscaling),
-                container_insights=self.container_insights,
+                container_insights=self.facts.container_insights,
                 target_group=endpoint_group,
                 load_balancer_full_name=(
                     load_balancer.load_balancer.load_balancer_full_name
