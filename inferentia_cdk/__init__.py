@@ -20,6 +20,7 @@ from .config.models import (
     SystemNodeGroupSpec,
 )
 from .config.problems import ConfigError, Problem
+from .planning.cluster_facts import NeuronClusterFacts
 from .planning.loader import load_config
 
 __version__ = "0.1.0"
@@ -33,10 +34,15 @@ _LAZY = {
     "NeuronDevicePlugin": "inferentia_cdk.constructs.neuron_device_plugin",
     "ClusterAutoscaler": "inferentia_cdk.constructs.cluster_autoscaler",
     "InferentiaApi": "inferentia_cdk.constructs.inferentia_api",
+    "NeuronCluster": "inferentia_cdk.constructs.neuron_cluster",
+    "NeuronCapacity": "inferentia_cdk.constructs.neuron_capacity",
     "NeuronQuotaCheck": "inferentia_cdk.constructs.neuron_quota_check",
 }
 
 if TYPE_CHECKING:
+    from .constructs.inferentia_api import InferentiaApi
+    from .constructs.neuron_capacity import NeuronCapacity
+    from .constructs.neuron_cluster import NeuronCluster
     from .stacks.apis_stack import InferentiaApisStack
     from .stacks.app import build_app
     from .stacks.cluster_stack import InferentiaClusterStack
@@ -62,7 +68,11 @@ __all__ = [
     "DevicePluginSpec",
     "InferentiaApisStack",
     "InferentiaClusterStack",
+    "InferentiaApi",
     "InferentiaConfig",
+    "NeuronCapacity",
+    "NeuronCluster",
+    "NeuronClusterFacts",
     "NodeGroupSpec",
     "Problem",
     "SystemNodeGroupSpec",

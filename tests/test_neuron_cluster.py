@@ -4,6 +4,7 @@ of the user's own."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,149 @@ def test_no_deployed_value_names_the_default_segment(any_app: Synthesized) -> No
         if "/Default/" in f"{value}/" and "InferentiaCluster/" in value
     ]
     assert found == []
+
+
+# --- both entry points in stacks of the user's own, with cdk-nag ---------------------------------------------------
+
+
+@dataclass
+class UserApp:
+    """One app synthesized once: a platform stack holding a NeuronCluster on its own VPC, and a stack whose own EKS
+    cluster gets NeuronCapacity, each with an InferentiaApi built against the facts it produced."""
+
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    neuron_cluster: Any
+    capacity: Any
+
+
+def _users_vpc(stack: Any) -> Any:
+    from aws_cdk import aws_ec2 as ec2
+
+    vpc = ec2.Vpc(stack, "TeamVpc", max_azs=2, restrict_default_security_group=True)
+    vpc.add_flow_log("FlowLog")
+    return vpc
+
+
+def _users_cluster(stack: Any, vpc: Any) -> tuple[Any, Any]:
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_eks_v2 as eks
+    from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
+
+    cluster = eks.Cluster(
+        stack,
+        "Cluster",
+        cluster_name="ml",
+        version=eks.KubernetesVersion.V1_36,
+        vpc=vpc,
+        endpoint_access=eks.EndpointAccess.PRIVATE,
+        cluster_logging=[
+            eks.ClusterLoggingTypes.API,
+            eks.ClusterLoggingTypes.AUDIT,
+            eks.ClusterLoggingTypes.AUTHENTICATOR,
+            eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
+            eks.ClusterLoggingTypes.SCHEDULER,
+        ],
+        default_capacity_type=eks.DefaultCapacityType.NODEGROUP,
+        default_capacity=0,
+        kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV36Layer(stack, "Kubectl")),
+    )
+    system = eks.Nodegroup(
+        stack,
+        "System",
+        cluster=cluster,
+        instance_types=[ec2.InstanceType("m5.large")],
+        labels={"inferentia-cdk/role": "system"},
+    )
+    return cluster, system
+
+
+@pytest.fixture(scope="module")
+def user_app(tmp_path_factory: pytest.TempPathFactory) -> UserApp:
+    import aws_cdk as cdk
+    from cdk_nag import AwsSolutionsChecks
+    from synth_support import EXAMPLES, cli_context, read_templates
+
+    from inferentia_cdk import InferentiaApi, NeuronCapacity, NeuronCluster, load_config
+    from inferentia_cdk.stacks.nag import acknowledge_findings
+
+    config = load_config(EXAMPLES / "inferentia.yaml").config
+    outdir = tmp_path_factory.mktemp("user-cdk.out")
+    app = cdk.App(outdir=str(outdir), context=cli_context(EXAMPLES / "inferentia.yaml"))
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+    platform = cdk.Stack(app, "Platform")
+    neuron_cluster = NeuronCluster(platform, "Neuron", config=config, vpc=_users_vpc(platform))
+    for spec in config.apis:
+        InferentiaApi(platform, spec.name, cluster=neuron_cluster.cluster, facts=neuron_cluster.facts, spec=spec)
+    acknowledge_findings(platform)
+
+    existing = cdk.Stack(app, "Existing")
+    cluster, system = _users_cluster(existing, _users_vpc(existing))
+    ml = config.model_copy(update={"cluster": config.cluster.model_copy(update={"name": "ml"})})
+    capacity = NeuronCapacity(existing, "Neuron", cluster=cluster, config=ml, system_nodegroups=[system])
+    for spec in ml.apis:
+        InferentiaApi(existing, spec.name, cluster=cluster, facts=capacity.facts, spec=spec)
+    acknowledge_findings(existing)
+
+    app.synth()
+    templates, _ = read_templates(outdir)
+    return UserApp(outdir, templates, neuron_cluster, capacity)
+
+
+def test_both_entry_points_synthesize_with_cdk_nag_clean_in_the_users_stacks(user_app: UserApp) -> None:
+    from test_gates import unacknowledged_findings
+
+    report = json.loads((user_app.outdir / "validation-report.json").read_text())
+    assert {r["pluginName"] for r in report["pluginReports"]} >= {"AwsSolutions"}
+    assert unacknowledged_findings(report) == []
+
+
+def test_neuron_cluster_runs_on_the_users_vpc(user_app: UserApp) -> None:
+    platform = user_app.templates["Platform"]["Resources"]
+    (vpc_id,) = [logical_id for logical_id, r in platform.items() if r["Type"] == "AWS::EC2::VPC"]
+    assert vpc_id.startswith("TeamVpc")
+    (cluster,) = [r for r in platform.values() if r["Type"] == "AWS::EKS::Cluster"]
+    assert cluster["Properties"]["Name"] == "inferentia"
+    assert user_app.neuron_cluster.facts.node_group_names == ("inf1",)
+
+
+def test_neuron_capacity_adds_the_neuron_part_to_the_users_cluster(user_app: UserApp) -> None:
+    existing = user_app.templates["Existing"]["Resources"]
+    assert [r["Type"] for r in existing.values()].count("AWS::EKS::Cluster") == 1
+    groups = [r["Properties"] for r in existing.values() if r["Type"] == "AWS::EKS::Nodegroup"]
+    assert sorted(g["AmiType"] for g in groups) == ["AL2023_x86_64_NEURON", "AL2023_x86_64_STANDARD"]
+    addons = {r["Properties"]["AddonName"] for r in existing.values() if r["Type"] == "AWS::EKS::Addon"}
+    assert {"eks-node-monitoring-agent", "amazon-cloudwatch-observability"} <= addons
+    assert "Custom::NeuronQuotaCheck" in {r["Type"] for r in existing.values()}
+    assert user_app.capacity.cluster_autoscaler is not None and user_app.capacity.keda is not None
+
+
+def test_capacity_refuses_a_config_that_names_another_cluster() -> None:
+    import aws_cdk as cdk
+    from synth_support import EXAMPLES
+
+    from inferentia_cdk import ConfigError, NeuronCapacity, load_config
+
+    stack = cdk.Stack(cdk.App(), "Existing")
+    cluster, _ = _users_cluster(stack, None)
+    config = load_config(EXAMPLES / "inferentia.yaml").config  # cluster.name: inferentia
+    with pytest.raises(ConfigError) as caught:
+        NeuronCapacity(stack, "Neuron", cluster=cluster, config=config)
+    assert [(p.code, p.path) for p in caught.value.problems] == [("CLU102", ("cluster", "name"))]
+    assert stack.node.try_find_child("Neuron") is None
+
+
+def test_capacity_and_cluster_check_their_arguments() -> None:
+    import aws_cdk as cdk
+
+    from inferentia_cdk import ConfigError, NeuronCapacity, NeuronCluster
+
+    stack = cdk.Stack(cdk.App(), "Probe")
+    with pytest.raises(ConfigError) as caught:
+        NeuronCapacity(stack, "A", cluster="ml", config={"cluster": {}}, system_nodegroups="system")
+    assert [p.path[0] for p in caught.value.problems] == ["config", "cluster", "system_nodegroups"]
+    with pytest.raises(ConfigError) as caught:
+        NeuronCluster(stack, "B", config=None, vpc="vpc-123")
+    assert [(p.code, p.path) for p in caught.value.problems] == [("ARG100", ("config",)), ("ARG100", ("vpc",))]
+    assert not stack.node.children
