@@ -55,7 +55,9 @@ def test_api_names_that_collided_with_other_apis_constructs_or_a_nested_stack_bu
         assert api.node.scope is not None and api.node.scope.node.id == name
 
 
-@pytest.mark.parametrize("name", ["shard00", "shard31", "bootstrap-version", "check-bootstrap-version", "c-d-k-metadata"])
+@pytest.mark.parametrize(
+    "name", ["shard00", "shard31", "bootstrap-version", "check-bootstrap-version", "c-d-k-metadata"]
+)
 def test_url_outputs_never_take_a_nested_stack_or_cdk_id(name: str) -> None:
     assert output_id(name) not in {"Shard00", "Shard31", "BootstrapVersion", "CheckBootstrapVersion", "CDKMetadata"}
     assert output_id(name).endswith("Url")

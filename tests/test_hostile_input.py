@@ -763,7 +763,9 @@ def test_cluster_facts_report_their_invalid_node_groups_problems() -> None:
 
     group = NodeGroupSpec(name="g", instance_types=["m5.large"])
     with pytest.raises(ConfigError) as caught:
-        NeuronClusterFacts(cluster_name="ml", kubernetes_version="1.36", node_groups=(group, group), neuron_monitor="yes")
+        NeuronClusterFacts(
+            cluster_name="ml", kubernetes_version="1.36", node_groups=(group, group), neuron_monitor="yes"
+        )
     rendered = [p.render() for p in caught.value.problems]
     assert rendered[0].startswith("node_groups[0].instance_types[0]: 'm5.large' is not a Neuron instance type")
     assert rendered[1].startswith("node_groups[1].name: node group name 'g' is used more than once")

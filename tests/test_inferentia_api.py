@@ -8,7 +8,6 @@ cluster template can be compared byte for byte with full_app's), plus a copy of 
 from __future__ import annotations
 
 import dataclasses
-
 import json
 from dataclasses import dataclass
 from pathlib import Path
