@@ -7,7 +7,7 @@ CHECKOV_VENV := .venv-checkov
 export JSII_NODE := $(CURDIR)/node_modules/node/bin/node
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: synth bootstrap deploy test lint bench deps dev-deps clean
+.PHONY: synth bootstrap deploy test test-fast lint bench deps dev-deps clean
 
 $(VENV)/.deps: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ deploy: deps
 ## test: the lint below, then the whole pytest suite (gates included)
 test: lint
 	$(PY) -m pytest -q
+
+## test-fast: the tests that start no CDK app (marked in tests/conftest.py), for a quick loop while you work
+test-fast: dev-deps
+	$(PY) -m pytest -q -m "not synth"
 
 ## lint: ruff, mypy and the import contracts (the layering in pyproject.toml's [tool.importlinter])
 lint: dev-deps

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
+from typing import Any
 
 import pytest
 from synth_support import EXAMPLES, ROOT, Synthesized, synthesize
@@ -39,3 +42,53 @@ def any_app(request: pytest.FixtureRequest) -> Synthesized:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gate: compliance gates that every change keeps green")
+    config.addinivalue_line("markers", "synth: builds or synthesizes a CDK app (left out by `make test-fast`)")
+
+
+# `make test-fast` runs the tests that start no CDK app: a test is marked `synth` when it, a fixture it uses, or a
+# function of its module that either calls, builds or synthesizes one (in process or through a child process), so new
+# tests are sorted without a list to keep.
+_STARTS_AN_APP = re.compile(
+    r"\bsynthesize\(|\bcdk\.App\(|\bApp\(\)|\bbuild_app|\bStack\(|app\.py|\bnpx\b|_run_blocks\(|_app\b"
+)
+
+
+def _source(function: object) -> str:
+    try:
+        return inspect.getsource(function)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return ""
+
+
+def _app_starters(module: Any) -> set[str]:
+    """Names of the module's own functions that start an app, directly or through another one of them."""
+    functions = {
+        name: _source(value)
+        for name, value in vars(module).items()
+        if inspect.isfunction(value) and value.__module__ == module.__name__
+    }
+    starters = {name for name, source in functions.items() if _STARTS_AN_APP.search(source)}
+    while True:
+        called = re.compile(r"\b(" + "|".join(map(re.escape, starters)) + r")\(") if starters else None
+        more = {n for n, source in functions.items() if n not in starters and called and called.search(source)}
+        if not more:
+            return starters
+        starters |= more
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    starters_of: dict[str, set[str]] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is None:
+            continue
+        starters = starters_of.setdefault(module.__name__, _app_starters(module))
+        functions: list[object] = [getattr(item, "function", None)]
+        fixture_info = getattr(item, "_fixtureinfo", None)
+        if fixture_info is not None:
+            for name in item.fixturenames:  # type: ignore[attr-defined]
+                functions += [definition.func for definition in fixture_info.name2fixturedefs.get(name, ())]
+        sources = [_source(f) for f in functions if f is not None]
+        calls = re.compile(r"\b(" + "|".join(map(re.escape, starters)) + r")\(") if starters else None
+        if any(_STARTS_AN_APP.search(src) or (calls and calls.search(src)) for src in sources):
+            item.add_marker(pytest.mark.synth)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -190,3 +193,24 @@ def test_quota_is_a_subcommand() -> None:
     with pytest.raises(SystemExit) as caught:
         run("quota", "--help")
     assert caught.value.code == 0
+
+
+def test_version_is_the_installed_distributions() -> None:
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info, contextlib.redirect_stdout(out):
+        main(["--version"])
+    assert exit_info.value.code == 0
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert out.getvalue() == f"inferentia-cdk {pyproject['project']['version']}\n"
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "quota"])
+def test_each_command_help_gives_an_example_and_its_exit_status(command: str) -> None:
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info, contextlib.redirect_stdout(out):
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = out.getvalue()
+    assert f"inferentia-cdk {command} " in text.split("example", 1)[1]
+    statuses = re.findall(r"^  ([0-9])  ", text.split("exit status:", 1)[1], flags=re.MULTILINE)
+    assert statuses[0] == "0" and "2" in statuses

@@ -219,26 +219,88 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+_VALIDATE_EPILOG = """\
+example:
+  inferentia-cdk validate examples/inferentia.yaml
+
+exit status:
+  0  valid (warnings, if any, are printed to stderr and do not fail)
+  2  invalid: one '<file>:<line>: <path>: <message> [CODE]' line per problem on stderr
+"""
+_PLAN_EPILOG = """\
+examples:
+  inferentia-cdk plan examples/full.yaml
+  inferentia-cdk plan examples/full.yaml --json > plan.json
+
+exit status:
+  0  valid, plan printed
+  2  invalid: the problems, as validate prints them, and no plan
+"""
+_QUOTA_EPILOG = """\
+examples:
+  inferentia-cdk quota examples/inferentia.yaml                 # the config's region, or AWS_REGION
+  AWS_PROFILE=prod inferentia-cdk quota my-config.yaml --region eu-west-1
+
+exit status:
+  0  the Inf/Trn vCPU quotas cover every node group at max_size
+  1  the check could not run (no credentials, no network, access denied)
+  2  bad input (the config, the region or the profile)
+  3  a quota is short: the lines say by how much and what to request
+"""
+
+
+class _PrintVersion(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked (metadata is slow to import)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("inferentia-cdk")
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        print(f"{PROG} {found}")
+        parser.exit()
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The argument parser; the quota command's arguments are added only when ``argv`` runs it (see module doc)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Validate and plan inferentia-cdk configs; check EC2 quotas for their Neuron node groups.",
+        epilog="Run 'inferentia-cdk COMMAND --help' for a command's options, an example and its exit status.",
     )
+    parser.add_argument("--version", action=_PrintVersion)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate = commands.add_parser(
         "validate",
         help="check a config; exit 0 when valid, 2 with one '<file>:<line>: <path>: <message>' line per problem",
+        description="Check a config file: every problem at once, without AWS credentials and without the CDK.",
+        epilog=_VALIDATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     validate.add_argument("config", help="the inferentia-cdk config file (YAML)")
     plan = commands.add_parser(
         "plan",
         help="show each API's NeuronCore Groups (sizes, counts, device memory, compiled cores, advice), its scaling "
         "signal and target, and the nodes and vCPUs its max_replicas needs",
+        description="Show what a valid config deploys: each API's NeuronCore Groups, scaling, nodes and vCPUs.",
+        epilog=_PLAN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     plan.add_argument("config", help="the inferentia-cdk config file (YAML)")
     plan.add_argument("--json", action="store_true", help="print the plan as JSON ({'apis': [...], ...})")
-    quota = commands.add_parser("quota", help="compare the Inf/Trn vCPU quotas with the node groups' maximum")
+    quota = commands.add_parser(
+        "quota",
+        help="compare the Inf/Trn vCPU quotas with the node groups' maximum",
+        description="Compare the account's Inf/Trn vCPU quotas (Service Quotas, read-only) with what the node "
+        "groups need at max_size.",
+        epilog=_QUOTA_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if _command_of(argv) == "quota":
         # Imported only for this command, so that validate and plan never load boto3.
         from .quota import add_quota_arguments
