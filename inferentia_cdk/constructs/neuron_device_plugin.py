@@ -1,6 +1,6 @@
 """NeuronDevicePlugin: the Neuron device plugin of one cluster, and optionally its scheduler extension and monitor.
 
-The objects themselves are rendered by :mod:`inferentia_cdk.render_neuron`; this construct applies them as one
+The objects themselves are rendered by :mod:`inferentia_cdk.manifests.device_plugin`; this construct applies them as one
 ``KubernetesManifest``.
 """
 
