@@ -201,3 +201,27 @@ def test_capacity_and_cluster_check_their_arguments() -> None:
         NeuronCluster(stack, "B", config=None, vpc="vpc-123")
     assert [(p.code, p.path) for p in caught.value.problems] == [("ARG100", ("config",)), ("ARG100", ("vpc",))]
     assert not stack.node.children
+
+
+@pytest.mark.parametrize("fixture", ["default_app", "full_app"])
+def test_api_manifests_keep_their_logical_ids(fixture: str, request: pytest.FixtureRequest) -> None:
+    """InferentiaApi holds its manifest as the child Default in a scope named after the API: the manifest's logical id
+    is what it was when the manifest was the API (only endpoints and dashboards moved, docs/upgrading.md)."""
+    app: Synthesized = request.getfixturevalue(fixture)
+    example = {"default_app": "inferentia", "full_app": "full"}[fixture]
+    recorded = json.loads(FIXTURE.read_text())
+    manifest = "Custom::AWSCDK-EKS-KubernetesResource"
+    before = {
+        (name.split("/", 1)[1], logical_id)
+        for name, resources in recorded.items()
+        if name.startswith(f"{example}/") and name.endswith(".nested")
+        for logical_id, kind in resources.items()
+        if kind == manifest
+    }
+    now = {
+        (name, logical_id)
+        for name, template in app.nested_templates.items()
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == manifest
+    }
+    assert before and before == now
