@@ -13,9 +13,10 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+from pydantic import ValidationError
 
-from ..config.models import cluster_name_error
-from ..config.problems import Problem, argument_problem, raise_for_errors, rule
+from ..config.models import ApiSpec, cluster_name_error
+from ..config.problems import Problem, argument_problem, pydantic_problems, raise_for_errors, rule
 from ..planning.scaling import (
     CONTAINER_INSIGHTS_NAMESPACE,
     LOAD_BALANCER_NAMESPACE,
@@ -48,7 +49,7 @@ def check_monitoring_arguments(
     problems = [
         _argument(name, value, valid)
         for name, value, ok, valid in (
-            ("api_name", api_name, isinstance(api_name, str) and api_name != "", "the API's name, a DNS label"),
+            ("api_name", api_name, api_name_problem(api_name) is None, "the API's name, a DNS-1035 label"),
             ("signal", signal, isinstance(signal, ScalingSignal), "a ScalingSignal (planning.scaling.signal_of)"),
             ("container_insights", container_insights, isinstance(container_insights, bool), "True or False"),
             (
@@ -91,6 +92,15 @@ def check_monitoring_arguments(
             _argument("load_balancer_full_name", load_balancer_full_name, "given together with target_group")
         )
     return problems
+
+
+def api_name_problem(api_name: object) -> Problem | None:
+    """Why ``api_name`` is not an API's name, by the rule ``ApiSpec.name`` runs (the one place it is written)."""
+    try:
+        ApiSpec.model_validate({"name": api_name, "node_group": "any", "image": "any:1"})
+    except ValidationError as error:
+        return next(iter(pydantic_problems(error)), None)
+    return None
 
 
 class ApiMonitoring(Construct):
