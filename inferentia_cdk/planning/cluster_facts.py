@@ -76,7 +76,7 @@ class NeuronClusterFacts:
         if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence):
             problems.append(_argument("node_groups", groups, "a list of NodeGroupSpec"))
         else:
-            # A list is accepted and kept as a tuple: the value stays hashable and frozen.
+            # A list is accepted and kept as a tuple: the value stays frozen.
             object.__setattr__(self, "node_groups", tuple(groups))
             seen: set[str] = set()
             # validation imports this module for its node group rule; the group rules are needed only here.

@@ -76,65 +76,71 @@ class InferentiaApisStack(cdk.Stack):
             self.shards[shard] = nested
         return nested
 
-    def _add_api(self, scope: Construct, spec: ApiSpec) -> None:
-        """Everything of one API: its endpoint (when exposed) and its objects under ``scope``, its URL output here.
+    def _add_api(self, shard: Construct, spec: ApiSpec) -> None:
+        """Everything of one API, in a scope of its own in ``shard``: its endpoint (when exposed), its objects and its
+        monitoring there, its URL output here.
 
-        The unit of placement: every construct of an API is created here, with ids that follow the API's name, so
-        that reordering APIs replaces nothing.
+        The unit of placement: every construct of an API is created here, under the API's name, so that reordering
+        APIs replaces nothing; its children's ids are fixed words, so no API name can collide with another API's
+        constructs (APIs ``g`` and ``g-monitoring``), and API names are unique.
         """
-        config = self.config
-        neuron_cluster = self.cluster_stack.neuron_cluster
-        # The API's own scope: its children's ids are fixed words, so no API name can collide with another API's
-        # construct (APIs 'g' and 'g-monitoring'), and API names are unique.
-        scope = Construct(scope, spec.name)
-        plan = neuron_cluster.endpoints_plan
-        load_balancer = neuron_cluster.api_load_balancer
-        target: EndpointTarget | None = None
-        exposed = plan.api(spec.name) if plan is not None else None
-        if exposed is not None and plan is not None and load_balancer is not None:
-            endpoint = ApiEndpoint(
-                scope, ENDPOINT_ID, api=exposed, listener=load_balancer.listener, vpc=neuron_cluster.vpc
-            )
-            self.endpoints[spec.name] = endpoint
-            target = EndpointTarget(
-                endpoint.target_group.target_group_arn,
-                load_balancer.security_group.security_group_id,
-                endpoint.target_group.target_group_full_name,
-            )
-            # On this stack, not the shard: cdk deploy prints, and other stacks read, only top-level outputs.
-            cdk.CfnOutput(
-                self,
-                exposed.output_id,
-                value=api_url(plan, exposed, load_balancer.host),
-                description=f"URL of API {spec.name}",
-            )
+        scope = Construct(shard, spec.name)
+        endpoint = self._add_endpoint(scope, spec)
         self.apis[spec.name] = InferentiaApi(
             scope,
             API_ID,
-            cluster=neuron_cluster.cluster,
+            cluster=self.cluster_stack.neuron_cluster.cluster,
             facts=self.facts,
             spec=spec,
-            endpoint=target,
+            endpoint=endpoint,
             region=self._region,
         )
-        observability = config.observability
-        endpoint_group = self.endpoints[spec.name].target_group if spec.name in self.endpoints else None
-        if observability.dashboards and (self.facts.container_insights or endpoint_group is not None):
-            # Imported here: aws_cloudwatch costs 0.1 s of import that an app without dashboards should not pay.
-            from ..constructs.api_monitoring import ApiMonitoring
+        self._add_monitoring(scope, spec)
 
-            self.monitoring[spec.name] = ApiMonitoring(
-                scope,
-                MONITORING_ID,
-                api_name=spec.name,
-                cluster_name=config.cluster.name,
-                signal=signal_of(spec.autoscaling),
-                container_insights=self.facts.container_insights,
-                target_group=endpoint_group,
-                load_balancer_full_name=(
-                    load_balancer.load_balancer.load_balancer_full_name
-                    if endpoint_group is not None and load_balancer is not None
-                    else None
-                ),
-                alarm_topic_arn=observability.alarm_topic_arn,
-            )
+    def _add_endpoint(self, scope: Construct, spec: ApiSpec) -> EndpointTarget | None:
+        """The exposed API's target group and listener rule, and its URL output; None for a cluster-internal API."""
+        neuron_cluster = self.cluster_stack.neuron_cluster
+        plan, load_balancer = neuron_cluster.endpoints_plan, neuron_cluster.api_load_balancer
+        exposed = plan.api(spec.name) if plan is not None else None
+        if exposed is None or plan is None or load_balancer is None:
+            return None
+        endpoint = ApiEndpoint(scope, ENDPOINT_ID, api=exposed, listener=load_balancer.listener, vpc=neuron_cluster.vpc)
+        self.endpoints[spec.name] = endpoint
+        # On this stack, not the shard: cdk deploy prints, and other stacks read, only top-level outputs.
+        cdk.CfnOutput(
+            self,
+            exposed.output_id,
+            value=api_url(plan, exposed, load_balancer.host),
+            description=f"URL of API {spec.name}",
+        )
+        return EndpointTarget(
+            endpoint.target_group.target_group_arn,
+            load_balancer.security_group.security_group_id,
+            endpoint.target_group.target_group_full_name,
+        )
+
+    def _add_monitoring(self, scope: Construct, spec: ApiSpec) -> None:
+        """The API's dashboard (and alarms, when exposed), if dashboards are on and something publishes its metrics."""
+        observability = self.config.observability
+        endpoint = self.endpoints.get(spec.name)
+        if not observability.dashboards or not (self.facts.container_insights or endpoint is not None):
+            return
+        # Imported here: aws_cloudwatch costs 0.1 s of import that an app without dashboards should not pay.
+        from ..constructs.api_monitoring import ApiMonitoring
+
+        load_balancer = self.cluster_stack.neuron_cluster.api_load_balancer
+        self.monitoring[spec.name] = ApiMonitoring(
+            scope,
+            MONITORING_ID,
+            api_name=spec.name,
+            cluster_name=self.facts.cluster_name,
+            signal=signal_of(spec.autoscaling),
+            container_insights=self.facts.container_insights,
+            target_group=endpoint.target_group if endpoint is not None else None,
+            load_balancer_full_name=(
+                load_balancer.load_balancer.load_balancer_full_name
+                if endpoint is not None and load_balancer is not None
+                else None
+            ),
+            alarm_topic_arn=observability.alarm_topic_arn,
+        )
