@@ -225,3 +225,20 @@ def test_api_manifests_keep_their_logical_ids(fixture: str, request: pytest.Fixt
         if resource["Type"] == manifest
     }
     assert before and before == now
+
+
+def test_two_neuron_clusters_share_a_stack() -> None:
+    """Each NeuronCluster's device plugin sits beside its own cluster, not at the stack's top where the second
+    cluster's would collide with the first's."""
+    import aws_cdk as cdk
+    from synth_support import EXAMPLES
+
+    from inferentia_cdk import NeuronCluster, load_config
+
+    config = load_config(EXAMPLES / "inferentia.yaml").config
+    other = config.model_copy(update={"cluster": config.cluster.model_copy(update={"name": "other"})})
+    stack = cdk.Stack(cdk.App(), "TwoClusters")
+    first = NeuronCluster(stack, "First", config=config)
+    second = NeuronCluster(stack, "Second", config=other)
+    assert first.capacity.device_plugin is not second.capacity.device_plugin
+    assert first.capacity.device_plugin.node.scope is first and second.capacity.device_plugin.node.scope is second
