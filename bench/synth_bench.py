@@ -214,15 +214,16 @@ def same_resources(ours: dict[str, dict[str, Any]], baseline: dict[str, dict[str
 
 def core_validate_seconds(n_specs: int) -> float:
     """Pure core: validate a config of ``n_specs`` APIs (pydantic + every rule) and size each replica."""
+    from inferentia_cdk.catalog import FAMILIES
     from inferentia_cdk.planning.loader import parse_config
-    from inferentia_cdk.planning.sizing import size_replica
+    from inferentia_cdk.planning.sizing import size_api
 
     data = generated_config(n_specs)
     start = time.perf_counter()
     config, problems = parse_config(data)
     assert config is not None and not [p for p in problems if p.severity == "error"], problems[:3]
     for api in config.apis:
-        size_replica("inf1", api.compute.inf, api.processes_per_replica)
+        size_api(api.compute, FAMILIES["inf1"], api.processes_per_replica)
     return time.perf_counter() - start
 
 

@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from inferentia_cdk import catalog
 from inferentia_cdk.config.models import ApiSpec, DevicePluginSpec, NodeGroupSpec
@@ -54,7 +55,8 @@ def problems_at(problems: list[Problem], *field: str | int) -> list[Problem]:
 def test_three_processes_on_two_inf1_chips_lists_every_valid_value() -> None:
     found = check_api(api(compute={"inf": 2}, processes_per_replica=3), group("inf1.6xlarge"), scheduler_extension=True)
     (problem,) = problems_at(found, "processes_per_replica")
-    assert problem.severity == "error"
+    assert (problem.code, problem.severity) == ("NCG001", "error")
+    # The message is the fix: it names the value, the cores and every valid choice.
     assert "processes_per_replica 3" in problem.message
     assert "8 NeuronCores" in problem.message
     assert "valid processes_per_replica: 1, 2, 4, 8" in problem.message
@@ -71,7 +73,7 @@ def test_divisors_of_the_cores_are_accepted(processes: int) -> None:
 def test_processes_rule_uses_the_family_cores_per_chip() -> None:
     # One inf2 chip has 2 cores: 4 processes cannot share them, though they could share an inf1 chip.
     (problem,) = errors(check_api(api(processes_per_replica=4), group("inf2.xlarge")))
-    assert problem.path == ("processes_per_replica",)
+    assert (problem.path, problem.code) == (("processes_per_replica",), "NCG001")
     assert problem.message.endswith("valid processes_per_replica: 1, 2")
     assert errors(check_api(api(processes_per_replica=4), group("inf1.xlarge"))) == []
 
@@ -82,8 +84,7 @@ def test_processes_rule_uses_the_family_cores_per_chip() -> None:
 def test_model_compiled_for_more_cores_than_its_ncg_is_an_error() -> None:
     found = check_api(api(processes_per_replica=4, compiled_neuroncores=2), group("inf1.xlarge"))
     (problem,) = problems_at(found, "compiled_neuroncores")
-    assert problem.severity == "error"
-    assert "cannot load" in problem.message
+    assert (problem.code, problem.severity) == ("NCG002", "error")
     assert "one of 1, 2" in problem.message  # the process counts whose NCGs hold 2 cores
     assert "--num-neuroncores 1" in problem.message
 
@@ -91,7 +92,7 @@ def test_model_compiled_for_more_cores_than_its_ncg_is_an_error() -> None:
 def test_model_compiled_for_fewer_cores_warns_with_throughput_and_latency_advice() -> None:
     found = check_api(api(processes_per_replica=1, compiled_neuroncores=1), group("inf1.xlarge"))
     (problem,) = problems_at(found, "compiled_neuroncores")
-    assert problem.severity == "warning"
+    assert (problem.code, problem.severity) == ("NCG003", "warning")
     assert "3 cores of every NCG sit idle" in problem.message
     assert "throughput, set processes_per_replica to 4" in problem.message
     assert "latency, recompile with --num-neuroncores 4" in problem.message
@@ -106,7 +107,7 @@ def test_model_compiled_for_its_ncg_or_defaulted_is_fine(compiled: int | None) -
 def test_compiled_rule_waits_for_a_valid_split() -> None:
     found = check_api(api(processes_per_replica=3, compiled_neuroncores=4), group("inf1.xlarge"))
     assert problems_at(found, "compiled_neuroncores") == []
-    assert problems_at(found, "processes_per_replica")
+    assert [p.code for p in problems_at(found, "processes_per_replica")] == ["NCG001"]
 
 
 # --- the replica fits a node ---------------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def test_compiled_rule_waits_for_a_valid_split() -> None:
 
 def test_more_chips_than_a_node_has_names_the_types_that_would_fit() -> None:
     (problem,) = errors(check_api(api(compute={"inf": 4}), group("inf1.xlarge")))
-    assert problem.path == ("compute", "inf")
+    assert (problem.path, problem.code) == (("compute", "inf"), "CAP001")
     assert "inf1.xlarge has 1" in problem.message
     assert "at most 1" in problem.message
     assert "inf1.6xlarge (4), inf1.24xlarge (16)" in problem.message
@@ -123,6 +124,7 @@ def test_more_chips_than_a_node_has_names_the_types_that_would_fit() -> None:
 def test_every_instance_type_of_the_group_must_fit() -> None:
     found = errors(check_api(api(compute={"inf": 16}), group("inf1.24xlarge", "inf1.6xlarge")))
     (problem,) = problems_at(found, "compute", "inf")
+    assert problem.code == "CAP001"
     assert "inf1.6xlarge has 4" in problem.message
     assert "inf1.24xlarge has" not in problem.message
 
@@ -135,7 +137,7 @@ def test_no_type_of_the_family_is_large_enough() -> None:
 def test_cpu_beyond_allocatable_is_an_error_with_the_numbers() -> None:
     allocatable = node_allocatable(catalog.INSTANCE_TYPES["inf1.xlarge"]).cpu_millicores
     (problem,) = errors(check_api(api(compute={"cpu": "4"}), group("inf1.xlarge")))
-    assert problem.path == ("compute", "cpu")
+    assert (problem.path, problem.code) == (("compute", "cpu"), "CAP002")
     assert f"at most {allocatable}m" in problem.message
     assert errors(check_api(api(compute={"cpu": f"{allocatable}m"}), group("inf1.xlarge"))) == []
 
@@ -143,7 +145,7 @@ def test_cpu_beyond_allocatable_is_an_error_with_the_numbers() -> None:
 def test_memory_beyond_allocatable_is_an_error_with_the_numbers() -> None:
     allocatable = node_allocatable(catalog.INSTANCE_TYPES["inf1.xlarge"]).memory_mib
     (problem,) = errors(check_api(api(compute={"mem": "8Gi"}), group("inf1.xlarge")))
-    assert problem.path == ("compute", "mem")
+    assert (problem.path, problem.code) == (("compute", "mem"), "CAP003")
     assert f"at most {allocatable}Mi" in problem.message
     assert errors(check_api(api(compute={"mem": f"{allocatable}Mi"}), group("inf1.xlarge"))) == []
 
@@ -152,15 +154,18 @@ def test_neuron_monitor_requests_count_against_the_node() -> None:
     spare = node_allocatable(catalog.INSTANCE_TYPES["inf1.xlarge"]).cpu_millicores
     spec = api(compute={"cpu": f"{spare}m"})
     assert errors(check_api(spec, group("inf1.xlarge"))) == []
-    assert problems_at(errors(check_api(spec, group("inf1.xlarge"), neuron_monitor=True)), "compute", "cpu")
+    found = problems_at(errors(check_api(spec, group("inf1.xlarge"), neuron_monitor=True)), "compute", "cpu")
+    assert [p.code for p in found] == ["CAP002"]
 
 
 def test_cpu_and_memory_in_each_others_units_are_rejected() -> None:
     # Both are Kubernetes quantities: 2Gi CPUs is more than any node has, 500m of memory half a byte.
     found = errors(check_api(api(compute={"cpu": "2Gi"}), group("inf1.2xlarge")))
-    assert {p.path for p in found} == {("compute", "cpu")}
-    with pytest.raises(ValueError, match="'m' means thousandths of a byte"):
+    assert {(p.path, p.code) for p in found} == {(("compute", "cpu"), "CAP002")}
+    with pytest.raises(ValidationError) as raised:
         api(compute={"mem": "500m"})
+    assert [(e["type"], e["loc"]) for e in raised.value.errors()] == [("API005", ("compute", "mem"))]
+    assert "'m' means thousandths of a byte" in str(raised.value)
 
 
 # --- contiguous allocation -----------------------------------------------------------------------------------------
@@ -169,7 +174,7 @@ def test_cpu_and_memory_in_each_others_units_are_rejected() -> None:
 def test_part_of_a_nodes_chips_needs_the_scheduler_extension() -> None:
     spec = api(compute={"inf": 2})
     (problem,) = errors(check_api(spec, group("inf1.6xlarge")))
-    assert problem.path == ("compute", "inf")
+    assert (problem.path, problem.code) == (("compute", "inf"), "NCG004")
     assert "device_plugin.scheduler_extension: true" in problem.message
     assert "inf1.6xlarge has 4" in problem.message
     assert errors(check_api(spec, group("inf1.6xlarge"), scheduler_extension=True)) == []
@@ -186,20 +191,18 @@ def test_one_chip_or_a_whole_node_needs_no_scheduler_extension(inf: int) -> None
 @pytest.mark.parametrize("name", ["default", "kube-system", "kube-anything"])
 def test_api_names_that_are_kubernetes_namespaces_are_rejected(name: str) -> None:
     (problem,) = errors(check_api(api(name=name), group("inf1.xlarge")))
-    assert problem.path == ("name",)
-    assert "namespace" in problem.message
+    assert (problem.path, problem.code) == (("name",), "API008")
 
 
 @pytest.mark.parametrize("name", sorted(RESERVED_ENV_NAMES))
 def test_env_may_not_override_the_ncg_layout(name: str) -> None:
     (problem,) = errors(check_api(api(env={name: "3"}), group("inf1.xlarge")))
-    assert problem.path == ("env", name)
-    assert "processes_per_replica" in problem.message
+    assert (problem.path, problem.code) == (("env", name), "ENV001")
 
 
 def test_env_names_must_be_valid() -> None:
     (problem,) = errors(check_api(api(env={"A=B": "1", "MODEL_NAME": "bert"}), group("inf1.xlarge")))
-    assert problem.path == ("env", "A=B")
+    assert (problem.path, problem.code) == (("env", "A=B"), "ENV003")
 
 
 @pytest.mark.parametrize(
@@ -214,12 +217,12 @@ def test_env_names_must_be_valid() -> None:
 )
 def test_unpinned_images_warn(image: str, warned: bool) -> None:
     found = check_api(api(image=image), group("inf1.xlarge"))
-    assert [p.severity for p in problems_at(found, "image")] == (["warning"] if warned else [])
+    assert [(p.code, p.severity) for p in problems_at(found, "image")] == ([("API009", "warning")] if warned else [])
 
 
 def test_replica_bounds_are_checked_by_the_construct_rules_too() -> None:
     found = check_api(api(autoscaling={"min_replicas": 3, "max_replicas": 2}), group("inf1.xlarge"))
-    assert problems_at(found, "autoscaling", "max_replicas")
+    assert [p.code for p in problems_at(found, "autoscaling", "max_replicas")] == ["SCL004"]
 
 
 def test_an_invalid_node_group_skips_the_sizing_rules() -> None:
@@ -253,17 +256,15 @@ def test_config_reports_every_api_problem_at_once_with_lines(tmp_path: Path) -> 
     path.write_text(BROKEN)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    lines = [p.render(str(path)) for p in caught.value.problems]
-    expected = [
-        f"{path}:10: apis[0].processes_per_replica:",
-        f"{path}:9: apis[0].compute.inf:",  # 2 of 4 chips without the scheduler extension
-        f"{path}:15: apis[1].compiled_neuroncores:",
-        f"{path}:14: apis[1].compute.inf:",
-        f"{path}:14: apis[1].compute.cpu:",
-    ]
-    for prefix in expected:
-        assert any(line.startswith(prefix) for line in lines), (prefix, lines)
-    assert len(lines) == len(expected)
+    found = {(p.line, p.location, p.code) for p in caught.value.problems}
+    assert found == {
+        (10, "apis[0].processes_per_replica", "NCG001"),
+        (9, "apis[0].compute.inf", "NCG004"),  # 2 of 4 chips without the scheduler extension
+        (15, "apis[1].compiled_neuroncores", "NCG002"),
+        (14, "apis[1].compute.inf", "CAP001"),
+        (14, "apis[1].compute.cpu", "CAP002"),
+    }
+    assert len(caught.value.problems) == len(found)
 
 
 def test_scheduler_extension_in_the_config_allows_partial_nodes(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_every_field_is_checked_when_the_value_is_made(arguments: dict[str, obje
 def test_an_api_on_a_group_the_cluster_lacks_is_api100_naming_the_groups() -> None:
     facts = NeuronClusterFacts(cluster_name="ml", kubernetes_version="1.36", node_groups=(INF2,))
     (problem,) = facts.check_node_group("inf1-large", ("apis", "bert"))
-    assert (problem.code, problem.path) == ("API100", ("apis", "bert", "node_group"))
+    assert (problem.code, problem.path) == ("API007", ("apis", "bert", "node_group"))
     assert "valid: inf2" in problem.message
     assert facts.check_node_group("inf2") == []
 
@@ -61,4 +61,4 @@ def test_the_config_path_runs_the_same_rule() -> None:
     config = load_config(EXAMPLES / "inferentia.yaml").config
     api = config.apis[0].model_copy(update={"node_group": "inf2"})
     problems = check_config(config.model_copy(update={"apis": [api]}))
-    assert [(p.code, p.path) for p in problems if p.severity == "error"] == [("API100", ("apis", 0, "node_group"))]
+    assert [(p.code, p.path) for p in problems if p.severity == "error"] == [("API007", ("apis", 0, "node_group"))]

@@ -60,13 +60,15 @@ def test_defaults_are_explicit_behaviour(tmp_path: Path) -> None:
 def test_unknown_key_names_path_line_and_says_typo(tmp_path: Path) -> None:
     text = VALID.replace("    max_size: 2\n", "    max_size: 2\n    max_sise: 3\n")
     (line,) = _problems(tmp_path, text)
-    assert line.strip() == f"{tmp_path / 'config.yaml'}:7: node_groups[0].max_sise: unknown key 'max_sise' (a typo?)"
+    expected = f"{tmp_path / 'config.yaml'}:7: node_groups[0].max_sise: unknown key 'max_sise' (a typo?) [CFG001]"
+    assert line.strip() == expected
 
 
 def test_wrong_type_names_value(tmp_path: Path) -> None:
     (line,) = _problems(tmp_path, VALID.replace("max_size: 2", "max_size: many"))
     assert ":6: node_groups[0].max_size:" in line
     assert "'many'" in line
+    assert line.endswith("[CFG003]")
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
@@ -74,37 +76,40 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         "max_size: 2", "max_size: -1"
     )
     lines = _problems(tmp_path, text)
-    assert len(lines) == 3
-    joined = "\n".join(lines)
-    assert "cluster.endpoint_access: 'open' is not valid" in joined
-    assert "'private', 'public_and_private' or 'public'" in joined
-    assert "cluster.colour: unknown key" in joined
-    assert "node_groups[0].max_size" in joined
+    assert [(line.split(": ")[1], line.rsplit(" ", 1)[1]) for line in lines] == [
+        ("cluster.endpoint_access", "[CFG005]"),
+        ("cluster.colour", "[CFG001]"),
+        ("node_groups[0].max_size", "[CFG004]"),
+    ]
+    # The choices are the point of this message: it names the value and every valid one.
+    assert "cluster.endpoint_access: 'open' is not valid" in lines[0]
+    assert "'private', 'public_and_private' or 'public'" in lines[0]
 
 
 def test_yaml_syntax_error_is_one_line_with_its_line_number(tmp_path: Path) -> None:
     (line,) = _problems(tmp_path, VALID.replace("apis: []", "apis: [\n"))
-    assert "config.yaml:9: <config>: YAML syntax error" in line or "config.yaml:10: <config>: YAML syntax" in line
+    assert "config.yaml:9: <config>: " in line or "config.yaml:10: <config>: " in line
+    assert line.endswith("[FILE004]")
 
 
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
     (line,) = _problems(tmp_path, "- just\n- a list\n")
-    assert "must be a mapping" in line
+    assert line.endswith("[FILE012]")
 
 
 def test_unquoted_kubernetes_version_is_explained(tmp_path: Path) -> None:
     (line,) = _problems(tmp_path, VALID.replace("name: demo", "name: demo\n  kubernetes_version: 1.30"))
-    assert "must be a quoted string" in line
+    assert "must be a quoted string" in line and line.endswith("[CLU002]")
 
 
 def test_unsupported_kubernetes_version_lists_valid_ones(tmp_path: Path) -> None:
     (line,) = _problems(tmp_path, VALID.replace("name: demo", 'name: demo\n  kubernetes_version: "1.29"'))
-    assert "valid: 1.35, 1.36" in line
+    assert "valid: 1.35, 1.36" in line and line.endswith("[CLU002]")
 
 
 def test_missing_required_field(tmp_path: Path) -> None:
     (line,) = _problems(tmp_path, "cluster: {name: demo}\n")
-    assert "node_groups: is required" in line
+    assert "node_groups: is required [CFG002]" in line
 
 
 def test_cross_field_rules_are_located(tmp_path: Path) -> None:
@@ -116,22 +121,31 @@ def test_cross_field_rules_are_located(tmp_path: Path) -> None:
     assert (
         ":5: node_groups[0].instance_types[1]: 'm5.large' is not a Neuron instance type; valid: inf1.xlarge" in joined
     )
-    assert "apis[0].node_group: 'nope' is not a node group of this cluster; valid: inf1 [API100]" in joined
+    assert "[NG002]" in joined
+    assert "apis[0].node_group: 'nope' is not a node group of this cluster; valid: inf1 [API007]" in joined
 
 
 @pytest.mark.parametrize(
-    ("changes", "fragment"),
+    ("changes", "code"),
     [
-        ({"instance_types": ["g5.xlarge"]}, "not a Neuron instance type"),
-        ({"instance_types": ["inf1.xlarge", "inf2.xlarge"]}, "mixes Neuron families"),
-        ({"min_size": 3, "desired_size": 2, "max_size": 4}, "min_size <= desired_size <= max_size"),
-        ({"desired_size": 5, "max_size": 4}, "min_size <= desired_size <= max_size"),
-        ({"instance_types": ["inf1.xlarge", "inf1.xlarge"]}, "more than once"),
+        ({"instance_types": ["g5.xlarge"]}, "NG002"),
+        ({"instance_types": ["inf1.xlarge", "inf2.xlarge"]}, "NG003"),
+        ({"min_size": 3, "desired_size": 2, "max_size": 4}, "NG007"),
+        ({"desired_size": 5, "max_size": 4}, "NG007"),
+        ({"instance_types": ["inf1.xlarge", "inf1.xlarge"]}, "NG004"),
     ],
 )
-def test_node_group_rules(changes: dict[str, object], fragment: str) -> None:
+def test_node_group_rules(changes: dict[str, object], code: str) -> None:
     spec = NodeGroupSpec.model_validate({"name": "g", "instance_types": ["inf1.xlarge"], **changes})
-    assert any(fragment in p.message for p in check_node_group(spec))
+    assert code in {p.code for p in check_node_group(spec)}
+
+
+def test_the_system_node_group_sizes_follow_the_same_rule(tmp_path: Path) -> None:
+    text = VALID.replace("name: demo", "name: demo\n  system_node_group: {min_size: 3, desired_size: 2, max_size: 500}")
+    lines = _problems(tmp_path, text)
+    assert [(line.split(": ")[1], line.rsplit(" ", 1)[1]) for line in lines] == [
+        ("cluster.system_node_group.desired_size", "[NG007]")
+    ]
 
 
 def test_valid_node_group_has_no_problems() -> None:

@@ -31,7 +31,7 @@ from test_gates import CFN_LINT_ACCEPTED, _accepts, unacknowledged_findings
 
 from inferentia_cdk.catalog import versions
 from inferentia_cdk.cli.main import EXIT_INVALID, EXIT_VALID, main
-from inferentia_cdk.config.problems import ConfigError
+from inferentia_cdk.config.problems import RULES, ConfigError
 from inferentia_cdk.planning.loader import LoadedConfig, load_config
 
 EXAMPLES_PER_STRATEGY = {"generated": 1500, "mutated text": 1000, "random text": 500}
@@ -59,8 +59,8 @@ SNIPPETS = [
 ]  # fmt: skip
 RANDOM_ALPHABET = list(":-[]{},&*!|>'\"#%@`?~ \n\t\rabcxyz01.-_=$()\x00\x1b\x7f\u2028é")
 _DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-# <file>:<line>: <path>: <message>
-LINE = r"{file}:[0-9]+: \S.*?: .+"
+# <file>:<line>: <path>: <message> [<CODE>]
+LINE = r"{file}:[0-9]+: \S.*?: .+ \[(?P<code>[A-Z]{{2,5}}[0-9]{{3}})\]"
 
 
 # --- strategies -----------------------------------------------------------------------------------------------------
@@ -200,7 +200,9 @@ def check_one(path: Path, content: bytes) -> LoadedConfig | None:
     assert len(lines) == expected_lines, f"{expected_lines} problems, but these lines:\n{err}"
     pattern = re.compile(LINE.format(file=re.escape(str(path))))
     for line in lines:
-        assert pattern.fullmatch(line), f"not a located problem line: {line!r}"
+        match = pattern.fullmatch(line)
+        assert match, f"not a located problem line with its code: {line!r}"
+        assert match["code"] in RULES, f"the code of {line!r} is no registered rule"
     if loaded is not None:
         code, _, err = run("plan", str(path))
         assert code == EXIT_VALID, err

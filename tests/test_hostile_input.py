@@ -22,7 +22,7 @@ import synth_support
 from inferentia_cdk.catalog import versions
 from inferentia_cdk.cli.main import EXIT_INVALID, EXIT_VALID, main
 from inferentia_cdk.config.models import ApiSpec, ComputeSpec, NodeGroupSpec
-from inferentia_cdk.config.problems import ConfigError, errors, warnings
+from inferentia_cdk.config.problems import RULE_CODE, ConfigError, errors, warnings
 from inferentia_cdk.planning.loader import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_ENTRIES, MAX_PROBLEMS, load_config
 from inferentia_cdk.planning.validation import MAX_ENV_STRING_BYTES, check_api
 
@@ -69,14 +69,17 @@ def located(path: str, err: str) -> list[tuple[int, str]]:
 
 
 def rejected(tmp_path: Path, content: str | bytes, *fragments: str) -> list[tuple[int, str]]:
-    """Run ``validate`` on ``content``: exit 2, located lines only, every fragment somewhere in them."""
+    """Run ``validate`` on ``content``: exit 2, located lines only, every fragment (a rule's code, or text)
+    somewhere in them."""
     path = write(tmp_path, content)
     code, out, err = run("validate", path)
     assert (code, out) == (EXIT_INVALID, ""), err
     assert "Traceback" not in err and "internal error" not in err
     lines = located(path, err)
     for fragment in fragments:
-        assert fragment in err, f"{fragment!r} not in:\n{err}"
+        # A rule's code (the usual thing to ask for) is matched as the line's tag, anything else as text.
+        wanted = f" [{fragment}]" if RULE_CODE.fullmatch(fragment) else fragment
+        assert wanted in err, f"{wanted!r} not in:\n{err}"
     return lines
 
 
@@ -202,10 +205,10 @@ def test_file_problems_name_the_file_and_say_what_it_is(tmp_path: Path) -> None:
     code, _, err = run("validate", str(tmp_path))
     assert (code, err.strip()) == (
         EXIT_INVALID,
-        f"{tmp_path}: <config>: the config path is a directory, not a regular file",
+        f"{tmp_path}: <config>: the config path is a directory, not a regular file [FILE001]",
     )
     code, _, err = run("validate", "")
-    assert (code, err.strip()) == (EXIT_INVALID, ": <config>: no config file named: the path is empty")
+    assert (code, err.strip()) == (EXIT_INVALID, ": <config>: no config file named: the path is empty [FILE001]")
     with pytest.raises(ConfigError, match="the path is empty"):
         load_config("")
     with pytest.raises(ConfigError, match="must be a file name"):
@@ -216,11 +219,11 @@ def test_more_problems_than_the_cap_end_with_a_count(tmp_path: Path) -> None:
     apis = "".join(f"  - {{name: Bad{i}, node_group: inf1, image: i:1}}\n" for i in range(MAX_PROBLEMS + 50))
     lines = rejected(tmp_path, VALID.split("apis:")[0] + "apis:\n" + apis)
     assert len(lines) == MAX_PROBLEMS + 1
-    assert lines[-1] == (8 + MAX_PROBLEMS, f"apis[{MAX_PROBLEMS}].name: and 50 more problems")
+    assert lines[-1] == (8 + MAX_PROBLEMS, f"apis[{MAX_PROBLEMS}].name: and 50 more problems [FILE014]")
 
 
 def test_an_empty_file_is_one_located_problem(tmp_path: Path) -> None:
-    (problem,) = rejected(tmp_path, "# nothing but a comment\n", "the config is empty")
+    (problem,) = rejected(tmp_path, "# nothing but a comment\n", "FILE012")
     assert problem[0] == 1
 
 
@@ -229,24 +232,24 @@ def test_an_empty_file_is_one_located_problem(tmp_path: Path) -> None:
 
 def test_an_alias_is_refused_where_it_is_used(tmp_path: Path) -> None:
     text = VALID.replace("    max_size: 2\n", "    max_size: &two 2\n    desired_size: *two\n")
-    ((line, _),) = rejected(tmp_path, text, "YAML aliases (*two) are not supported")
+    ((line, _),) = rejected(tmp_path, text, "FILE006")
     assert line == 7
 
 
 def test_a_merge_key_is_refused(tmp_path: Path) -> None:
     text = VALID.replace("  name: demo\n", "  name: demo\n  <<: {max_azs: 3}\n")
-    rejected(tmp_path, text, "cluster['<<']: YAML merge keys (<<) are not supported")
+    rejected(tmp_path, text, "cluster['<<']: ", "FILE006")
 
 
 def test_a_duplicate_key_is_an_error_not_last_wins(tmp_path: Path) -> None:
     text = VALID.replace("    max_size: 2\n", "    max_size: 2\n    max_size: 200\n")
-    ((line, message),) = rejected(tmp_path, text, "duplicate key 'max_size' (first on line 6)")
+    ((line, message),) = rejected(tmp_path, text, "FILE008", "(first on line 6)")
     assert line == 7
     assert message.startswith("node_groups[0].max_size: ")
 
 
 def test_duplicate_top_level_sections_are_errors(tmp_path: Path) -> None:
-    rejected(tmp_path, VALID + "apis: []\n", ":12: apis: duplicate key 'apis' (first on line 7)")
+    rejected(tmp_path, VALID + "apis: []\n", ":12: apis: ", "FILE008")
 
 
 @pytest.mark.parametrize(
@@ -291,23 +294,23 @@ def test_yes_still_means_true_in_a_boolean_field(tmp_path: Path) -> None:
     ],
 )
 def test_tags_beyond_the_core_schema_are_refused(tmp_path: Path, tag: str, fragment: str) -> None:
-    rejected(tmp_path, VALID.replace("  name: demo\n", f"  name: {tag}\n"), fragment)
+    rejected(tmp_path, VALID.replace("  name: demo\n", f"  name: {tag}\n"), "FILE007", fragment)
 
 
 def test_a_second_document_is_refused(tmp_path: Path) -> None:
-    rejected(tmp_path, VALID + "---\ncluster: {name: other}\n", "a second YAML document")
+    rejected(tmp_path, VALID + "---\ncluster: {name: other}\n", "FILE005")
 
 
 def test_non_utf8_bytes_are_reported_with_their_line(tmp_path: Path) -> None:
     content = VALID.replace("  name: demo", "  name: caf\xe9").encode("latin-1")
-    ((line, _),) = rejected(tmp_path, content, "not UTF-8 text: byte 0xe9")
+    ((line, _),) = rejected(tmp_path, content, "FILE003", "byte 0xe9")
     assert line == 2
 
 
 @pytest.mark.parametrize("character", ["\x00", "\x07", "\x1b", "\x7f", "\x9b", "\ufffe"])
 def test_control_characters_are_reported_with_their_line(tmp_path: Path, character: str) -> None:
     content = VALID.replace("  name: demo", f"  name: de{character}mo")
-    ((line, _),) = rejected(tmp_path, content, f"control character U+{ord(character):04X}")
+    ((line, _),) = rejected(tmp_path, content, "FILE003", f"U+{ord(character):04X}")
     assert line == 2
 
 
@@ -385,7 +388,7 @@ def test_inf_must_be_a_positive_integer_for_validate_and_plan(tmp_path: Path, va
     ],
 )
 def test_token_syntax_in_a_config_string_is_refused(tmp_path: Path, old: str, new: str, where: str) -> None:
-    rejected(tmp_path, VALID.replace(old, new), f"{where}: ", "strings in a config file are plain text")
+    rejected(tmp_path, VALID.replace(old, new), f"{where}: ", "FILE011")
 
 
 # --- names, region, system instance types, image ----------------------------------------------------------------
@@ -393,13 +396,13 @@ def test_token_syntax_in_a_config_string_is_refused(tmp_path: Path, old: str, ne
 
 @pytest.mark.parametrize("name", ["1bert", "-bert", "bert-", "Bert", "a" * 64, "bert_large", " bert"])
 def test_api_name_is_a_dns_1035_label(tmp_path: Path, name: str) -> None:
-    rejected(tmp_path, VALID.replace("  - name: bert", f"  - name: {json.dumps(name)}"), "apis[0].name: ", "DNS-1035")
+    rejected(tmp_path, VALID.replace("  - name: bert", f"  - name: {json.dumps(name)}"), "apis[0].name: ", "API001")
 
 
 @pytest.mark.parametrize("region", ["us-east-1; rm -rf", "US-EAST-1", "${AWS::Region}", "useast1", "us-east-", "x"])
 def test_cluster_region_must_be_a_region_name(tmp_path: Path, region: str) -> None:
     text = VALID.replace("  name: demo\n", f"  name: demo\n  region: {json.dumps(region)}\n")
-    rejected(tmp_path, text, "cluster.region: ", "is not an AWS region name")
+    rejected(tmp_path, text, "cluster.region: ", "CLU004")
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "us-gov-west-1", "us-isob-east-1", "cn-northwest-1", "eusc-de-east-1"])
@@ -425,7 +428,7 @@ def test_system_node_group_types_are_x86_64_ec2_types(tmp_path: Path, instance_t
     text = VALID.replace(
         "  name: demo\n", f"  name: demo\n  system_node_group: {{instance_types: [{instance_type}]}}\n"
     )
-    rejected(tmp_path, text, "cluster.system_node_group.instance_types[0]: ", fragment)
+    rejected(tmp_path, text, "cluster.system_node_group.instance_types[0]: ", "CLU005", fragment)
 
 
 @pytest.mark.parametrize(
@@ -453,7 +456,13 @@ def test_ordinary_x86_64_types_are_accepted_for_system_nodes(tmp_path: Path, ins
     ],
 )
 def test_image_follows_the_oci_reference_grammar(tmp_path: Path, image: str, fragment: str) -> None:
-    rejected(tmp_path, VALID.replace("public.ecr.aws/acme/bert:1.0", json.dumps(image)), "apis[0].image: ", fragment)
+    rejected(
+        tmp_path,
+        VALID.replace("public.ecr.aws/acme/bert:1.0", json.dumps(image)),
+        "apis[0].image: ",
+        "API002",
+        fragment,
+    )
 
 
 @pytest.mark.parametrize(
@@ -487,24 +496,22 @@ def test_valid_image_references_are_accepted(tmp_path: Path, image: str) -> None
     ],
 )
 def test_integers_are_bounded(tmp_path: Path, old: str, new: str, where: str) -> None:
-    rejected(tmp_path, VALID.replace(old, new), f"{where}: Input should be less than or equal to 2147483647")
+    rejected(tmp_path, VALID.replace(old, new), f"{where}: ", "CFG004", "less than or equal to 2147483647")
 
 
 def test_an_integer_too_long_to_convert_is_a_located_error(tmp_path: Path) -> None:
-    rejected(
-        tmp_path, VALID.replace("max_size: 2", "max_size: " + "9" * 5000), "Input should be a valid integer (got '999"
-    )
+    rejected(tmp_path, VALID.replace("max_size: 2", "max_size: " + "9" * 5000), "CFG003", "(got '999")
 
 
 def test_a_huge_chip_count_is_answered_at_once(tmp_path: Path) -> None:
     # inf within int32 but beyond every node: the layout rules (which list divisors) must not run.
     text = VALID.replace("inf: 1,", "inf: 2147483647,") + "    processes_per_replica: 3\n    compiled_neuroncores: 5\n"
-    rejected(tmp_path, text, "does not fit one node")
+    rejected(tmp_path, text, "CAP001")
 
 
 def test_more_nodes_than_the_eks_quota_is_a_warning(tmp_path: Path) -> None:
     err = accepted(tmp_path, VALID.replace("max_size: 2", "max_size: 451"))
-    assert "node_groups[0].max_size: warning: max_size 451 is above 450" in err
+    assert "node_groups[0].max_size: warning: " in err and "[NG008]" in err
 
 
 # --- env --------------------------------------------------------------------------------------------------------------
@@ -516,23 +523,23 @@ def test_env_values_are_kept_verbatim(tmp_path: Path) -> None:
 
 
 def test_env_names_differing_only_by_whitespace_are_refused(tmp_path: Path) -> None:
-    rejected(tmp_path, VALID + '    env: {MODEL: a, "MODEL ": b}\n', "contains whitespace, and differs from 'MODEL'")
+    rejected(tmp_path, VALID + '    env: {MODEL: a, "MODEL ": b}\n', "ENV002", "differs from 'MODEL'")
 
 
 def test_kubernetes_expansion_in_env_values_is_a_warning_and_escaping_silences_it(tmp_path: Path) -> None:
     err = accepted(tmp_path, VALID + '    env: {CORES: "$(NEURON_RT_NUM_CORES)", LITERAL: "$$(HOME) costs $5"}\n')
     (warning,) = [line for line in err.splitlines() if "warning" in line and ".env." in line]
-    assert "apis[0].env.CORES: warning: " in warning and "write $$( for a literal $(" in warning
+    assert "apis[0].env.CORES: warning: " in warning and warning.endswith("[ENV006]")
 
 
 def test_an_env_string_beyond_the_exec_limit_is_an_error(tmp_path: Path) -> None:
     value = "x" * (MAX_ENV_STRING_BYTES - len("BIG=") - 1)
     accepted(tmp_path, VALID + f"    env: {{BIG: {value}}}\n")
-    rejected(tmp_path, VALID + f"    env: {{BIG: {value}x}}\n", "apis[0].env.BIG: ", "MAX_ARG_STRLEN")
+    rejected(tmp_path, VALID + f"    env: {{BIG: {value}x}}\n", "apis[0].env.BIG: ", "ENV005")
 
 
 def test_a_nul_in_an_env_value_is_an_error(tmp_path: Path) -> None:
-    rejected(tmp_path, VALID + '    env: {A: "x\\0y"}\n', "apis[0].env.A: the value contains a NUL")
+    rejected(tmp_path, VALID + '    env: {A: "x\\0y"}\n', "apis[0].env.A: ", "ENV004")
 
 
 def test_all_env_values_together_must_fit_the_template(tmp_path: Path) -> None:
@@ -543,7 +550,7 @@ def test_all_env_values_together_must_fit_the_template(tmp_path: Path) -> None:
         for i in range(5)
     )
     text = VALID.split("apis:\n")[0].replace("max_size: 2", "max_size: 5") + "apis:\n" + apis
-    rejected(tmp_path, text, "apis: the APIs' env values take", "CloudFormation's 1 MB template limit")
+    rejected(tmp_path, text, "apis: ", "ENV007")
 
 
 # --- cpu and mem ---------------------------------------------------------------------------------------------------
@@ -585,12 +592,13 @@ def test_cpu_and_memory_below_the_floors_or_malformed_are_errors(
     tmp_path: Path, field: str, value: str, fragment: str
 ) -> None:
     text = VALID.replace('compute: {inf: 1, cpu: "1", mem: 2Gi}', f"compute: {{inf: 1, {field}: {value}}}")
-    rejected(tmp_path, text, f"apis[0].compute.{field}: ", fragment)
+    rejected(tmp_path, text, f"apis[0].compute.{field}: ", "API005", fragment)
 
 
 def test_quantities_beyond_a_node_are_fit_errors_not_grammar_errors(tmp_path: Path) -> None:
     text = VALID.replace('cpu: "1", mem: 2Gi', "cpu: 1e3, mem: 1Ei")
-    rejected(tmp_path, text, "apis[0].compute.cpu: cpu '1000.0' (1e+06m) exceeds", "apis[0].compute.mem: mem '1Ei'")
+    lines = rejected(tmp_path, text, "CAP002", "CAP003")
+    assert [message.split(": ")[0] for _, message in lines] == ["apis[0].compute.cpu", "apis[0].compute.mem"]
 
 
 # --- min_replicas against max_size ------------------------------------------------------------------------------------
@@ -598,14 +606,14 @@ def test_quantities_beyond_a_node_are_fit_errors_not_grammar_errors(tmp_path: Pa
 
 def test_min_replicas_the_group_cannot_hold_at_max_size_is_an_error(tmp_path: Path) -> None:
     text = VALID.replace("mem: 2Gi}", "mem: 2Gi}\n    autoscaling: {min_replicas: 3, max_replicas: 3}")
-    rejected(tmp_path, text, "apis[0].autoscaling.min_replicas: min_replicas 3 cannot all run", "max_size to 3")
+    rejected(tmp_path, text, "apis[0].autoscaling.min_replicas: ", "CAP004", "max_size to 3")
 
 
 def test_min_replicas_that_fit_only_the_larger_types_is_a_warning(tmp_path: Path) -> None:
     text = VALID.replace("[inf1.xlarge]", "[inf1.xlarge, inf1.6xlarge]").replace("max_size: 2", "max_size: 1")
     text = text.replace("mem: 2Gi}", "mem: 2Gi}\n    autoscaling: {min_replicas: 3, max_replicas: 3}")
     err = accepted(tmp_path, text)
-    assert "apis[0].autoscaling.min_replicas: warning: min_replicas 3 fits node group 'inf1'" in err
+    assert "apis[0].autoscaling.min_replicas: warning: " in err and "[CAP005]" in err
 
 
 def test_the_min_replicas_of_all_apis_on_a_group_must_fit_together(tmp_path: Path) -> None:
@@ -614,14 +622,14 @@ def test_the_min_replicas_of_all_apis_on_a_group_must_fit_together(tmp_path: Pat
         "  - {name: gpt, node_group: inf1, image: i:1, compute: {mem: 2Gi},"
         " autoscaling: {min_replicas: 2, max_replicas: 2}}\n"
     )
-    ((_, message),) = rejected(tmp_path, text, "need 4 Neuron chips at once, but max_size 3 nodes")
+    ((_, message),) = rejected(tmp_path, text, "CAP006", "need 4 Neuron chips at once")
     assert message.startswith("node_groups[0].max_size: the min_replicas of APIs bert, gpt")
 
 
 def test_the_single_api_rule_holds_on_the_construct_path_too() -> None:
     spec = ApiSpec(name="a", node_group="g", image="i:1", autoscaling={"min_replicas": 5, "max_replicas": 5})
     (problem,) = errors(check_api(spec, NodeGroupSpec(name="g", instance_types=["inf2.xlarge"], max_size=2)))
-    assert problem.path == ("autoscaling", "min_replicas")
+    assert (problem.path, problem.code) == (("autoscaling", "min_replicas"), "CAP004")
     assert not warnings(check_api(spec, NodeGroupSpec(name="g", instance_types=["inf2.xlarge"], max_size=5)))
 
 
@@ -639,7 +647,7 @@ def test_quota_with_a_bad_region_flag_is_bad_input(
 ) -> None:
     code, err = _quota(write(tmp_path, VALID), "--region", region, capsys=capsys)
     assert code == 2 and "Traceback" not in err
-    assert err.startswith("--region: region ") and "is not an AWS region name" in err
+    assert err.startswith("--region: region ") and err.rstrip().endswith("[CLU004]")
 
 
 def test_quota_with_a_bad_region_in_the_environment_is_bad_input(
@@ -648,7 +656,7 @@ def test_quota_with_a_bad_region_in_the_environment_is_bad_input(
     monkeypatch.setenv("AWS_REGION", "not a region")
     code, err = _quota(write(tmp_path, VALID), capsys=capsys)
     assert code == 2 and "Traceback" not in err
-    assert "is not an AWS region name" in err
+    assert err.startswith("AWS_REGION: ") and err.rstrip().endswith("[CLU004]")
 
 
 def test_quota_with_a_missing_profile_is_bad_input(
@@ -667,7 +675,10 @@ def test_quota_with_an_unreadable_config_is_one_problem_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = _quota(str(tmp_path), capsys=capsys)
-    assert (code, err.strip()) == (2, f"{tmp_path}: <config>: the config path is a directory, not a regular file")
+    assert (code, err.strip()) == (
+        2,
+        f"{tmp_path}: <config>: the config path is a directory, not a regular file [FILE001]",
+    )
     bad = write(tmp_path, VALID.replace("max_size: 2", "max_size: yes"))
     code, err = _quota(bad, capsys=capsys)
     assert code == 2

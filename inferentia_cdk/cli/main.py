@@ -20,9 +20,10 @@ from typing import Any, TextIO
 from ..config.models import ApiSpec
 from ..config.problems import ConfigError, Problem
 from ..planning.capacity import NodeGroupCapacity
-from ..planning.loader import LoadedConfig, load_config
+from ..planning.cluster_facts import KNOWN_NODE_GROUP
+from ..planning.loader import READ_FAILED, LoadedConfig, load_config
 from ..planning.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
-from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_replica
+from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_api
 
 EXIT_VALID = 0
 EXIT_INVALID = 2
@@ -48,8 +49,22 @@ class ApiPlan:
 
     @property
     def replicas_per_node(self) -> int:
-        """Replicas that fit on the node with the fewest chips, counting chips only."""
-        return self.capacity.chips_per_node // self.spec.compute.inf
+        """Replicas that fit on the node with the fewest chips, counting NeuronCores only."""
+        return self.capacity.neuroncores_per_node // self.sizing.neuroncores
+
+    def request_line(self) -> str:
+        """How the replica's NeuronCores follow from its request and the group's LNC."""
+        compute, family = self.spec.compute, self.sizing.family
+        lnc = f" at LNC {family.lnc}" if family.has_lnc else ""
+        if compute.unit == "chips":
+            return (
+                f"inf {compute.amount} x {family.cores_per_chip} NeuronCores per {family.name} chip{lnc} "
+                f"= {self.sizing.neuroncores} NeuronCores per replica"
+            )
+        return (
+            f"neuroncores {compute.amount} ({family.cores_per_chip} per {family.name} chip{lnc}; other pods may "
+            "hold the rest of its chips)"
+        )
 
     def advice(self) -> list[str]:
         """The warnings about this API, else the throughput-versus-latency reading of its layout."""
@@ -76,6 +91,9 @@ class ApiPlan:
             "instance_types": list(self.capacity.instance_type_names),
             "family": family.name,
             "inf": self.spec.compute.inf,
+            "requested_neuroncores": self.spec.compute.neuroncores,
+            "lnc": family.lnc,
+            "cores_per_chip": family.cores_per_chip,
             "processes_per_replica": self.spec.processes_per_replica,
             "threads_per_process": self.spec.threads_per_process,
             "ncg_size": self.sizing.ncg_size,
@@ -118,19 +136,18 @@ class ApiPlan:
         first = sizing.groups[0]
         lines = [
             f"{spec.name} (node group {spec.node_group}: {', '.join(self.capacity.instance_type_names)})",
-            f"  inf {spec.compute.inf} x {sizing.family.cores_per_chip} NeuronCores per {sizing.family.name} chip "
-            f"= {sizing.neuroncores} NeuronCores per replica",
+            f"  {self.request_line()}",
             f"  processes_per_replica {spec.processes_per_replica} -> {sizing.ncg_count} NCG(s) of "
             f"{sizing.ncg_size} NeuronCore(s); threads_per_process {spec.threads_per_process}",
-            f"  device memory per NCG: {describe_memory(first, sizing.family)}",
+            f"  device memory per NCG: {describe_memory(first, sizing.family, whole_chips=sizing.whole_chips)}",
             f"  compiled_neuroncores {self.compiled_neuroncores}"
             + ("" if spec.compiled_neuroncores else " (default: the NCG size)"),
             f"  replicas {spec.autoscaling.min_replicas}-{spec.autoscaling.max_replicas}, "
-            f"{self.replicas_per_node} per node by chips",
+            f"{self.replicas_per_node} per node by NeuronCores",
             f"  scaling: {self.signal.describe()}",
             f"  at max_replicas {spec.autoscaling.max_replicas}: {self.at_max.nodes_at_max} node(s), "
-            f"{self.at_max.vcpus_at_max} vCPUs ({self.at_max.replicas_per_node} replica(s) per node by chips, CPU and "
-            f"memory; node group max_size {self.at_max.group_max_nodes}"
+            f"{self.at_max.vcpus_at_max} vCPUs ({self.at_max.replicas_per_node} replica(s) per node by NeuronCores, "
+            f"CPU and memory; node group max_size {self.at_max.group_max_nodes}"
             + (")" if self.at_max.fits_group else ", too few: the rest stay Pending)"),
         ]
         lines += [f"  advice: {line}" for line in self.advice()]
@@ -144,9 +161,11 @@ def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
     for i, spec in enumerate(loaded.config.apis):
         group = loaded.config.node_group(spec.node_group)
         if group is None:  # load_config has rejected such a config already
-            raise ConfigError([Problem(("apis", i, "node_group"), f"{spec.node_group!r} is not a node group")])
+            raise ConfigError(
+                [KNOWN_NODE_GROUP.problem(("apis", i, "node_group"), f"{spec.node_group!r} is not a node group")]
+            )
         capacity = NodeGroupCapacity.of(group)
-        sizing = size_replica(capacity.family, spec.compute.inf, spec.processes_per_replica)
+        sizing = size_api(spec.compute, capacity.family, spec.processes_per_replica)
         own = tuple(w for w in loaded.warnings if w.path[:2] == ("apis", i))
         at_max = replica_capacity(
             spec,
@@ -167,7 +186,8 @@ def load_or_report(path: str, err: TextIO) -> LoadedConfig | None:
             print(problem.render(error.source), file=err)
         return None
     except Exception as error:  # the CLI promises a problem line, never a traceback
-        print(Problem((), f"internal error reading the config: {type(error).__name__}: {error}").render(path), file=err)
+        problem = READ_FAILED.problem((), f"internal error reading the config: {type(error).__name__}: {error}")
+        print(problem.render(path), file=err)
         return None
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..config.models import AWS_REGION, region_error
+from ..config.models import AWS_REGION, REGION, region_error
 from ..config.problems import Problem
 from ..planning.capacity import NodeGroupCapacity
 from ..quota import service_quotas as quota
@@ -79,7 +79,7 @@ def format_table(statuses: Sequence[quota.QuotaStatus]) -> str:
 def _region_problem(region: str | None, origin: str) -> Problem | None:
     if region is None or AWS_REGION.fullmatch(region):
         return None
-    return Problem((origin,), region_error(region))
+    return REGION.problem((origin,), region_error(region))
 
 
 def run_quota(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:

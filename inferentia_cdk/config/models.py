@@ -16,10 +16,19 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..catalog import versions
-from .problems import shown
+from .problems import rule, shown
 
 INT32_MAX = 2**31 - 1
 """Kubernetes integer fields (ports, replicas, utilisation) and the EKS API's node counts are int32; staying below it
@@ -134,11 +143,33 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The rules of single values, checked as the models are built (their codes are the pydantic error types).
+CLUSTER_NAME = rule("CLU001", "error", "cluster.name is a valid EKS cluster name")
+KUBERNETES_VERSION = rule("CLU002", "error", "the Kubernetes version is one this release supports, written as text")
+ACCOUNT = rule("CLU003", "error", "cluster.account is a 12-digit AWS account id")
+REGION = rule("CLU004", "error", "a region is an AWS region name")
+SYSTEM_INSTANCE_TYPE = rule("CLU005", "error", "the system node group runs x86_64 general purpose EC2 types")
+DEVICE_PLUGIN_VERSION = rule("CLU006", "error", "device_plugin.version is a pinned Neuron release tag")
+NODE_GROUP_NAME = rule("NG001", "error", "a node group name is a DNS-1123 label")
+API_NAME = rule("API001", "error", "an API name is a DNS-1035 label (its Service's name)")
+IMAGE = rule("API002", "error", "image is an OCI image reference the kubelet can pull")
+HEALTH_PATH_GRAMMAR = rule("API003", "error", "health_path is an absolute path of printable ASCII")
+WHOLE_CHIPS = rule("API004", "error", "compute.inf and compute.neuroncores are whole numbers of chips or cores")
+LNC_VALUE = rule("NG303", "error", "node_groups[].lnc is 1 or 2")
+ONE_DEVICE_UNIT = rule("API303", "error", "compute asks for whole chips (inf) or NeuronCores (neuroncores), not both")
+QUANTITY_RULE = rule(
+    "API005", "error", "compute.cpu and compute.mem are Kubernetes quantities a model server starts with"
+)
+REPLACED_CPU_TARGET = rule("SCL001", "error", "autoscaling uses metric and target, not target_cpu_utilization")
+TARGET_NUMBER = rule("SCL002", "error", "autoscaling.target is a number")
+MIN_REPLICAS_ZERO = rule("SCL003", "error", "min_replicas is at least 1 (Neuron APIs cannot scale to zero)")
+
+
 def _dns_label(value: str, what: str) -> str:
     if is_token(value):
         return value
     if len(value) > 63 or not DNS_1123_LABEL.fullmatch(value):
-        raise ValueError(
+        raise NODE_GROUP_NAME.invalid(
             f"{what} {shown(value)} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
         )
@@ -202,7 +233,7 @@ def system_instance_type_error(name: str) -> str | None:
 def _system_instance_type(value: str) -> str:
     error = system_instance_type_error(value)
     if error:
-        raise ValueError(error)
+        raise SYSTEM_INSTANCE_TYPE.invalid(error)
     return value
 
 
@@ -246,7 +277,7 @@ class ClusterSpec(Model):
     def _name(cls, value: str) -> str:
         error = None if is_token(value) else cluster_name_error(value)
         if error:
-            raise ValueError(error)
+            raise CLUSTER_NAME.invalid(error)
         return value
 
     @field_validator("kubernetes_version", mode="before")
@@ -254,21 +285,21 @@ class ClusterSpec(Model):
     def _version(cls, value: Any) -> Any:
         error = kubernetes_version_error(value)
         if error:
-            raise ValueError(error)
+            raise KUBERNETES_VERSION.invalid(error)
         return value
 
     @field_validator("account")
     @classmethod
     def _account(cls, value: str | None) -> str | None:
         if value is not None and not is_token(value) and not ACCOUNT_ID.fullmatch(value):
-            raise ValueError(f"account {shown(value)} must be a 12-digit AWS account id (quote it in YAML)")
+            raise ACCOUNT.invalid(f"account {shown(value)} must be a 12-digit AWS account id (quote it in YAML)")
         return value
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:
         if value is not None and not is_token(value) and not AWS_REGION.fullmatch(value):
-            raise ValueError(region_error(value))
+            raise REGION.invalid(region_error(value))
         return value
 
 
@@ -294,11 +325,24 @@ class NodeGroupSpec(Model):
     node_auto_repair: bool = True
     """EKS replaces (or reboots) nodes that turn unhealthy, those whose Neuron devices the node monitoring agent reports
     as failed included. ``false`` leaves broken nodes in place (for debugging a node)."""
+    lnc: Literal[1, 2] | None = None
+    """Logical NeuronCore configuration of the nodes (Trainium2 only): 2 physical cores per logical core (2, trn2's
+    default) or 1. Default: the family's. Models must be compiled for the node's LNC."""
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         return _dns_label(value, "node group name")
+
+    @field_validator("lnc", mode="before")
+    @classmethod
+    def _lnc(cls, value: Any) -> Any:
+        if value is not None and (type(value) is not int or value not in (1, 2)):
+            raise LNC_VALUE.invalid(
+                f"lnc {shown(value)} is not a logical NeuronCore configuration: 1 (one physical core per logical "
+                "core) or 2 (two; trn2's default)"
+            )
+        return value
 
 
 class DevicePluginSpec(Model):
@@ -313,7 +357,7 @@ class DevicePluginSpec(Model):
     @classmethod
     def _version(cls, value: str) -> str:
         if not is_token(value) and not NEURON_TAG.fullmatch(value):
-            raise ValueError(
+            raise DEVICE_PLUGIN_VERSION.invalid(
                 f"device plugin version {shown(value)} must be a pinned Neuron release tag like "
                 f"{versions.NEURON_DEVICE_PLUGIN_VERSION!r} (never 'latest')"
             )
@@ -321,53 +365,95 @@ class DevicePluginSpec(Model):
 
 
 def _quantity(value: Any, what: str, floor: Fraction, floor_text: str, example: str) -> Any:
-    """A number or quantity string for ``cpu``/``mem`` as the string Kubernetes gets, or a ValueError."""
+    """A number or quantity string for ``cpu``/``mem`` as Kubernetes gets it, or the API005 error."""
     if isinstance(value, bool):
-        raise ValueError(f"{what} must be a Kubernetes quantity such as {example}, not {value!r}")
+        raise QUANTITY_RULE.invalid(f"{what} must be a Kubernetes quantity such as {example}, not {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite amount such as {example}, not {value!r}")
+        raise QUANTITY_RULE.invalid(f"{what} must be a finite amount such as {example}, not {value!r}")
     if isinstance(value, (int, float)):
         value = str(value)
     if not isinstance(value, str) or is_token(value):
         return value  # pydantic reports a non-string; a token resolves at deploy time
     amount = parse_quantity(value)
     if amount is None:
-        raise ValueError(f"{what} {shown(value)} is not a Kubernetes quantity such as {example}")
+        raise QUANTITY_RULE.invalid(f"{what} {shown(value)} is not a Kubernetes quantity such as {example}")
     if amount > QUANTITY_MAX:
-        raise ValueError(f"{what} {shown(value)} is larger than any Kubernetes quantity (at most 2^63-1)")
+        raise QUANTITY_RULE.invalid(f"{what} {shown(value)} is larger than any Kubernetes quantity (at most 2^63-1)")
     if amount < floor:
         hint = ""
         if what == "mem" and value.endswith("m"):
             hint = " ('m' means thousandths of a byte: did you mean 'Mi'?)"
         elif what == "mem" and value.lstrip("+").replace(".", "", 1).isdigit():
             hint = f" (a bare number counts bytes: did you mean '{value}Gi'?)"
-        raise ValueError(
+        raise QUANTITY_RULE.invalid(
             f"{what} {shown(value)} is below {floor_text}, the least a model server starts with{hint}; ask for at "
             f"least {floor_text}"
         )
     return value
 
 
+ComputeUnit = Literal["chips", "neuroncores"]
+
+
 class ComputeSpec(Model):
-    inf: StrictInt = Field(default=1, ge=1, le=INT32_MAX)
+    """What one replica requests. Neuron capacity is either ``inf`` whole chips or ``neuroncores`` cores, never both;
+    with neither, one chip."""
+
+    inf: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
     """Whole Neuron chips per replica (``aws.amazon.com/neuron``). Fractional requests are not allowed."""
+    neuroncores: StrictInt | None = Field(default=None, ge=1, le=INT32_MAX)
+    """NeuronCores per replica (``aws.amazon.com/neuroncore``, logical cores at the node group's LNC): lets small
+    models share a chip, e.g. two APIs of one core each on one inf2 chip."""
     cpu: str = "1"
     """Any Kubernetes quantity of at least 20m (``'2'``, ``'500m'``, ``'1e3'``)."""
     mem: str = "4Gi"
     """Any Kubernetes quantity of at least 20Mi (``'12Gi'``, ``'8G'``); a bare number counts bytes."""
 
-    @field_validator("inf", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _inf(cls, value: Any) -> Any:
+    def _one_unit(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        given = [key for key in ("inf", "neuroncores") if data.get(key) is not None]
+        if len(given) == 2:
+            raise ONE_DEVICE_UNIT.invalid(
+                f"compute asks for both inf ({shown(data['inf'])}) and neuroncores ({shown(data['neuroncores'])}); "
+                "give one: inf for whole chips (aws.amazon.com/neuron) or neuroncores for cores "
+                "(aws.amazon.com/neuroncore)"
+            )
+        if not given:
+            return {**data, "inf": 1}
+        return data
+
+    @field_validator("inf", "neuroncores", mode="before")
+    @classmethod
+    def _whole(cls, value: Any, info: ValidationInfo) -> Any:
+        unit = "chips" if info.field_name == "inf" else "NeuronCores"
         if isinstance(value, bool):
-            raise ValueError(f"inf must be a whole number of chips, got {value!r}")
+            raise WHOLE_CHIPS.invalid(f"{info.field_name} must be a whole number of {unit}, got {value!r}")
         if isinstance(value, float):
             if not value.is_integer():
-                raise ValueError(
-                    f"inf is {shown(value)}: fractional requests are not allowed; ask for whole chips (1, 2, ...)"
+                raise WHOLE_CHIPS.invalid(
+                    f"{info.field_name} is {shown(value)}: fractional requests are not allowed; ask for whole "
+                    f"{unit} (1, 2, ...)"
                 )
             value = int(value)
         return value
+
+    @property
+    def unit(self) -> ComputeUnit:
+        """What the replica's Neuron request counts: whole chips or NeuronCores."""
+        return "chips" if self.inf is not None else "neuroncores"
+
+    @property
+    def amount(self) -> int:
+        """The number in the replica's Neuron request (chips or cores, per :attr:`unit`)."""
+        return self.inf if self.inf is not None else self.neuroncores or 1
+
+    @property
+    def field(self) -> str:
+        """The key the request was given under: ``inf`` or ``neuroncores``."""
+        return "inf" if self.inf is not None else "neuroncores"
 
     @field_validator("cpu", mode="before")
     @classmethod
@@ -408,7 +494,7 @@ class AutoscalingSpec(Model):
         if isinstance(data, dict) and "target_cpu_utilization" in data:
             value = data["target_cpu_utilization"]
             shown = value if isinstance(value, int) and not isinstance(value, bool) else "<percent>"
-            raise ValueError(
+            raise REPLACED_CPU_TARGET.invalid(
                 f"target_cpu_utilization was replaced by metric and target: write `metric: cpu` and "
                 f"`target: {shown}` to keep scaling on CPU, or drop the key to scale on NeuronCore utilisation "
                 "(the default: on Neuron the cores saturate long before the CPU does)"
@@ -419,14 +505,14 @@ class AutoscalingSpec(Model):
     @classmethod
     def _target(cls, value: Any) -> Any:
         if isinstance(value, (bool, str)):
-            raise ValueError(f"target must be a number (a percent, or requests per second), not {value!r}")
+            raise TARGET_NUMBER.invalid(f"target must be a number (a percent, or requests per second), not {value!r}")
         return value
 
     @field_validator("min_replicas", mode="before")
     @classmethod
     def _min_replicas(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-            raise ValueError(
+            raise MIN_REPLICAS_ZERO.invalid(
                 f"min_replicas must be at least 1, got {value}: scaling a Neuron API to zero leaves the node's "
                 f"NeuronCores unallocatable for the next pod ({SCALE_TO_ZERO_ISSUE}, NRT:nrt_allocate_neuron_cores)"
             )
@@ -489,7 +575,7 @@ class ApiSpec(Model):
     @classmethod
     def _name(cls, value: str) -> str:
         if not is_token(value) and (len(value) > 63 or not DNS_1035_LABEL.fullmatch(value)):
-            raise ValueError(
+            raise API_NAME.invalid(
                 f"API name {shown(value)} is not a DNS-1035 label, which its Service name must be: use at most 63 "
                 "lowercase letters, digits and '-', starting with a letter and ending with a letter or digit"
             )
@@ -500,14 +586,14 @@ class ApiSpec(Model):
     def _image(cls, value: str) -> str:
         error = None if is_token(value) else image_error(value)
         if error:
-            raise ValueError(error)
+            raise IMAGE.invalid(error)
         return value
 
     @field_validator("health_path")
     @classmethod
     def _health_path(cls, value: str) -> str:
         if not is_token(value) and not HEALTH_PATH.fullmatch(value):
-            raise ValueError(
+            raise HEALTH_PATH_GRAMMAR.invalid(
                 f"health_path {shown(value)} must start with '/' and be printable ASCII without spaces, at most "
                 "1024 characters"
             )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 Path = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
@@ -92,6 +93,11 @@ class Rule:
     def problem(self, path: Path, message: str) -> Problem:
         return Problem(path, message, self.severity, code=self.code)
 
+    def invalid(self, message: str) -> PydanticCustomError:
+        """The error a pydantic validator raises for this rule: its type is the code, so :func:`pydantic_problems`
+        reports the problem under it."""
+        return PydanticCustomError(self.code, message)
+
 
 RULES: dict[str, Rule] = {}
 """Every rule by code, filled as the modules that define rules are imported."""
@@ -107,9 +113,12 @@ def rule(code: str, severity: Severity, summary: str) -> Rule:
     return defined
 
 
+BAD_ARGUMENT = rule("ARG001", "error", "a construct's argument has the type and value the construct takes")
+
+
 def argument_problem(argument: str | Path, value: object, valid: str) -> Problem:
     """A construct's keyword argument (or a path into one) that got ``value``, with what would be valid."""
-    return Problem(
+    return BAD_ARGUMENT.problem(
         (argument,) if isinstance(argument, str) else argument, f"{shown(value)} is not valid; valid: {valid}"
     )
 
@@ -186,6 +195,51 @@ def _yaml11_hint(value: object, error_type: str) -> str:
     return ""
 
 
+UNKNOWN_KEY = rule("CFG001", "error", "every key is one the config knows (no typos)")
+REQUIRED_KEY = rule("CFG002", "error", "every required key is given")
+WRONG_TYPE = rule(
+    "CFG003", "error", "every value has its field's type (text, whole number, number, true/false, list, mapping)"
+)
+OUT_OF_RANGE = rule("CFG004", "error", "every number is a finite number within its field's range")
+NOT_A_CHOICE = rule("CFG005", "error", "every value with fixed choices is one of them")
+WRONG_LENGTH = rule("CFG006", "error", "every list and text is within its field's length limits")
+INVALID_VALUE = rule("CFG009", "error", "every value passes its field's own check")
+
+_CODE_OF_TYPE: dict[str, Rule] = {
+    "extra_forbidden": UNKNOWN_KEY,
+    "missing": REQUIRED_KEY,
+    "literal_error": NOT_A_CHOICE,
+    "enum": NOT_A_CHOICE,
+    **{
+        kind: OUT_OF_RANGE
+        for kind in (
+            "greater_than",
+            "greater_than_equal",
+            "less_than",
+            "less_than_equal",
+            "finite_number",
+            "multiple_of",
+        )
+    },
+    **{kind: WRONG_LENGTH for kind in ("too_short", "too_long", "string_too_short", "string_too_long")},
+}
+
+
+def _rule_of(error_type: str) -> Rule:
+    """The rule of a pydantic error: our own validators raise :meth:`Rule.invalid`, whose type is the code."""
+    if error_type in RULES:
+        return RULES[error_type]
+    if error_type in _CODE_OF_TYPE:
+        return _CODE_OF_TYPE[error_type]
+    if error_type.endswith(("_type", "_parsing", "_from_float", "_fractional")) or error_type in (
+        "model_attributes_type",
+        "dataclass_type",
+        "union_tag_invalid",
+    ):
+        return WRONG_TYPE
+    return INVALID_VALUE
+
+
 def pydantic_problems(error: ValidationError) -> list[Problem]:
     problems = []
     for item in error.errors(include_url=False):
@@ -195,15 +249,16 @@ def pydantic_problems(error: ValidationError) -> list[Problem]:
         message = item["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
+        found = _rule_of(item["type"])
         if item["type"] == "extra_forbidden":
             message = f"unknown key {shown(path[-1])} (a typo?)"
         elif item["type"] == "missing":
             message = "is required"
         elif item["type"] == "literal_error":
             message = f"{shown(item['input'])} is not valid; {message[0].lower()}{message[1:]}"
-        elif item["type"] != "value_error" and "input" in item:
+        elif item["type"] != "value_error" and item["type"] not in RULES and "input" in item:
             value = item["input"]
             got = _KINDS.get(type(value)) or shown(value)
             message = f"{message} (got {got}){_yaml11_hint(value, item['type'])}"
-        problems.append(Problem(path, f"key: {message}" if is_key else message))
+        problems.append(found.problem(path, f"key: {message}" if is_key else message))
     return problems

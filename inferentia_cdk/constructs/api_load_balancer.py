@@ -29,8 +29,8 @@ class ApiLoadBalancer(Construct):
     security group, access logs, and the AWS Load Balancer Controller on ``cluster``.
 
     :param cluster: the EKS cluster whose pods the load balancer calls; the controller is installed on it with
-        aws-cdk-lib's ``AlbController`` at ``versions.AWS_LOAD_BALANCER_CONTROLLER`` (its IAM policy is the one that
-        version documents, granted through IRSA).
+        aws-cdk-lib's ``AlbController`` at ``versions.AWS_LOAD_BALANCER_CONTROLLER`` (the IAM policy that release
+        documents, from ``catalog/data/``, granted through IRSA).
     :param vpc: the cluster's VPC. Internal load balancers sit in its private subnets, internet-facing ones in its
         public subnets.
     :param plan: the endpoints plan (``planning.endpoints.plan_endpoints``). With a certificate the listener is HTTPS on
@@ -112,6 +112,7 @@ class ApiLoadBalancer(Construct):
             "Controller",
             cluster=cluster,
             version=controller_version(),
+            policy=versions.aws_load_balancer_controller_policy(),
             # The public gallery copy of the release image: one address in every region, no ECR login.
             repository=versions.AWS_LOAD_BALANCER_CONTROLLER_REPOSITORY,
         )
@@ -123,7 +124,8 @@ class ApiLoadBalancer(Construct):
 
 
 def controller_version() -> eks.AlbControllerVersion:
-    """aws-cdk-lib's entry for the pinned controller: it carries the chart version and that release's IAM policy."""
-    name = "V" + versions.AWS_LOAD_BALANCER_CONTROLLER.removeprefix("v").replace(".", "_")
-    version: eks.AlbControllerVersion = getattr(eks.AlbControllerVersion, name)
-    return version
+    """The pinned controller release and its chart; newer than aws-cdk-lib's enum, so its IAM policy comes from
+    :func:`inferentia_cdk.catalog.versions.aws_load_balancer_controller_policy`."""
+    return eks.AlbControllerVersion.of(
+        versions.AWS_LOAD_BALANCER_CONTROLLER, versions.AWS_LOAD_BALANCER_CONTROLLER_CHART
+    )

@@ -15,8 +15,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from ..catalog import versions
-from ..config.models import cluster_name_error, kubernetes_version_error
-from ..config.problems import Problem, list_argument_problems, raise_for_errors
+from ..config.models import CLUSTER_NAME, KUBERNETES_VERSION, cluster_name_error, kubernetes_version_error
+from ..config.problems import list_argument_problems, raise_for_errors
 from ..manifests.autoscaler import SERVICE_ACCOUNT, cluster_autoscaler_objects
 from ..manifests.node_contract import discovery_tags
 from ..manifests.objects import NAMESPACE
@@ -65,7 +65,7 @@ class ClusterAutoscaler(Construct):
         problems = []
         version_error = kubernetes_version_error(kubernetes_version)
         if version_error:
-            problems.append(Problem(("kubernetes_version",), version_error))
+            problems.append(KUBERNETES_VERSION.problem(("kubernetes_version",), version_error))
         problems += list_argument_problems(
             "non_neuron_nodegroups",
             non_neuron_nodegroups,
@@ -75,7 +75,7 @@ class ClusterAutoscaler(Construct):
         )
         name_error = None if cluster_name is None else cluster_name_error(cluster_name)
         if name_error:
-            problems.append(Problem(("cluster_name",), name_error))
+            problems.append(CLUSTER_NAME.problem(("cluster_name",), name_error))
         raise_for_errors(problems)
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)

@@ -15,7 +15,7 @@ from ..manifests.endpoint import EndpointTarget
 from ..manifests.scaling import autoscaler_objects
 from ..planning.cluster_facts import NeuronClusterFacts
 from ..planning.scaling import check_autoscaling
-from ..planning.sizing import ReplicaSizing, size_replica
+from ..planning.sizing import ReplicaSizing, size_api
 from ..planning.validation import check_api
 
 ARG_API_ARGUMENT = rule("ARG101", "error", "InferentiaApi's keyword arguments have their types")
@@ -97,9 +97,7 @@ class InferentiaApi(Construct):
         assert node_group is not None  # _checked refused any other
         self.node_group = node_group
         self.warnings = warnings
-        self.sizing: ReplicaSizing = size_replica(
-            family_of_group(node_group), spec.compute.inf, spec.processes_per_replica
-        )
+        self.sizing: ReplicaSizing = size_api(spec.compute, family_of_group(node_group), spec.processes_per_replica)
         self.objects: list[dict[str, Any]] = self._render(region, endpoint)
         self.manifest = eks.KubernetesManifest(self, "Default", cluster=cluster, manifest=self.objects)
         self._annotate_warnings()

@@ -11,8 +11,8 @@ from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
 from ..catalog import versions
-from ..config.models import DevicePluginSpec, kubernetes_version_error
-from ..config.problems import Problem, argument_problem, raise_for_errors
+from ..config.models import KUBERNETES_VERSION, DevicePluginSpec, kubernetes_version_error
+from ..config.problems import argument_problem, raise_for_errors
 from ..manifests.device_plugin import neuron_objects
 
 
@@ -41,7 +41,7 @@ class NeuronDevicePlugin(Construct):
             problems.append(argument_problem("spec", spec, "None or a DevicePluginSpec (.model_validate builds one)"))
         version_error = kubernetes_version_error(kubernetes_version)
         if version_error:
-            problems.append(Problem(("kubernetes_version",), version_error))
+            problems.append(KUBERNETES_VERSION.problem(("kubernetes_version",), version_error))
         raise_for_errors(problems)
         super().__init__(scope, construct_id)
         self.cluster = cluster

@@ -15,6 +15,7 @@ from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 from pydantic import ValidationError
 
+from .. import catalog
 from ..config.models import NodeGroupSpec
 from ..config.problems import (
     ConfigError,
@@ -22,6 +23,7 @@ from ..config.problems import (
     argument_problem,
     pydantic_problems,
     raise_for_errors,
+    rule,
     shown,
     warnings,
 )
@@ -40,6 +42,26 @@ device-ownership-from-security-context = true
 "Customize managed nodes with launch templates"). Without this setting a non-root container cannot open the
 ``/dev/neuron*`` devices the device plugin hands it; with it, they belong to the pod's ``runAsUser``/``runAsGroup``
 (EKS User Guide, "Use EKS-optimized accelerated AMIs", EKS Bottlerocket Neuron AMIs)."""
+AL2023_LNC_USER_DATA = """\
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="==INFERENTIA-CDK=="
+
+--==INFERENTIA-CDK==
+Content-Type: text/x-shellscript; charset="us-ascii"
+
+#!/bin/bash
+set -euo pipefail
+install -d -m 0755 /opt/aws/neuron
+printf 'NEURON_LOGICAL_NC_CONFIG=%d\\n' {lnc} > /opt/aws/neuron/logical_nc_config
+
+--==INFERENTIA-CDK==--
+"""
+"""AL2023 user data (MIME multi-part, which EKS merges with its own) that sets the node's logical NeuronCore
+configuration before the kubelet and the device plugin start: the mechanism of the Neuron docs ("EKS prerequisites",
+Trn2 LNC configuration: the launch template's user data writes ``NEURON_LOGICAL_NC_CONFIG`` to
+``/opt/aws/neuron/logical_nc_config``; seen 2026-12-04). The device plugin reads ``/opt/aws`` from the host and then
+advertises the node's cores at that LNC."""
+AL2023_ROOT_VOLUME = "/dev/xvda"
 BOTTLEROCKET_DATA_VOLUME = "/dev/xvdb"
 """Bottlerocket's data volume (images, containers, emptyDirs; the OS volume is /dev/xvda), as Karpenter maps it
 (aws/karpenter-provider-aws, pkg/providers/amifamily/bottlerocket.go)."""
@@ -49,11 +71,14 @@ _CAPACITY_TYPES = {"on_demand": eks.CapacityType.ON_DEMAND, "spot": eks.Capacity
 _AWS_CDK_LIB_GPU_FAMILIES = frozenset({"inf1", "inf2"})
 
 
+NEURON_AMI = rule("NG010", "error", "a node group's ami is an AMI choice that runs Neuron instance types")
+
+
 def ami_problem(ami: str) -> Problem | None:
     """Why ``ami`` cannot run Neuron instances, or None for a supported choice."""
     valid = "valid: 'al2023' (AL2023_x86_64_NEURON, the default) or 'bottlerocket' (BOTTLEROCKET_x86_64)"
     if not isinstance(ami, str):
-        return Problem(("ami",), f"{shown(ami)} is not an AMI choice; {valid}")
+        return NEURON_AMI.problem(("ami",), f"{shown(ami)} is not an AMI choice; {valid}")
     if ami in AMI_TYPES:
         return None
     lowered = ami.lower()
@@ -69,7 +94,7 @@ def ami_problem(ami: str) -> Problem | None:
         reason = "there is no Neuron driver for Windows"
     else:
         reason = "it is not an AMI choice of this library"
-    return Problem(("ami",), f"{shown(ami)} cannot run Neuron instance types: {reason}; {valid}")
+    return NEURON_AMI.problem(("ami",), f"{shown(ami)} cannot run Neuron instance types: {reason}; {valid}")
 
 
 def nodegroup_name(nodegroup: eks.Nodegroup) -> str:
@@ -126,6 +151,8 @@ class NeuronNodegroup(Construct):
       several GiB): the root volume on AL2023, the data volume on Bottlerocket.
     - ``node_auto_repair``: default ``True``: EKS replaces (or reboots) nodes that turn unhealthy, including those
       whose Neuron devices the node monitoring agent reports as failed. ``False`` leaves broken nodes in place.
+    - ``lnc``: the logical NeuronCore configuration of trn2 nodes (1 or 2; default: the family's, 2). A value other
+      than the default is written on each AL2023 node by a launch template's user data; other families refuse it.
 
     Raises ``problems.ConfigError`` naming each wrong field, its value and the valid choices before creating any
     resource. Warnings (several instance sizes in one group, inf1 on a legacy Neuron driver) become warning
@@ -149,6 +176,7 @@ class NeuronNodegroup(Construct):
         max_size: int = 1,
         disk_size: int = 100,
         node_auto_repair: bool = True,
+        lnc: int | None = None,
     ) -> None:
         # A rejected argument is a problem of its own; a valid stand-in lets every other problem be found too.
         bad_ami = ami_problem(ami)
@@ -176,6 +204,7 @@ class NeuronNodegroup(Construct):
                 max_size=max_size,
                 disk_size=disk_size,
                 node_auto_repair=node_auto_repair,
+                lnc=lnc,
             )
         except ValidationError as error:
             raise ConfigError(problems + pydantic_problems(error)) from None
@@ -190,7 +219,23 @@ class NeuronNodegroup(Construct):
             # One id per field (inferentia-cdk:instance_types), as for APIs: a deliberate choice can be acknowledged.
             cdk.Annotations.of(self).add_warning_v2(f"inferentia-cdk:{warning.path[-1]}", warning.message)
         self.node_template_tags = node_template_tags(self.capacity)
-        self.launch_template = self._bottlerocket_launch_template() if spec.ami == "bottlerocket" else None
+        family = self.capacity.family
+        self.lnc_user_data = (
+            AL2023_LNC_USER_DATA.format(lnc=family.lnc)
+            if spec.ami == "al2023"
+            and spec.lnc is not None
+            and family.has_lnc
+            and family.lnc != catalog.FAMILIES[family.name].lnc
+            else None
+        )
+        if spec.ami == "bottlerocket":
+            self.launch_template: ec2.LaunchTemplate | None = self._launch_template(
+                BOTTLEROCKET_USER_DATA, BOTTLEROCKET_DATA_VOLUME
+            )
+        elif self.lnc_user_data is not None:
+            self.launch_template = self._launch_template(self.lnc_user_data, AL2023_ROOT_VOLUME)
+        else:
+            self.launch_template = None
 
         self.nodegroup = eks.Nodegroup(
             self,
@@ -256,22 +301,24 @@ class NeuronNodegroup(Construct):
             max_size=spec.max_size,
             disk_size=spec.disk_size,
             node_auto_repair=spec.node_auto_repair,
+            lnc=spec.lnc,
         )
 
-    def _bottlerocket_launch_template(self) -> ec2.LaunchTemplate:
-        """Bottlerocket's Neuron setting, and the disk that a launch template must size in place of the node group.
+    def _launch_template(self, user_data: str, disk_device: str) -> ec2.LaunchTemplate:
+        """User data EKS merges into its own (Bottlerocket's Neuron setting, or AL2023's LNC script), and the disk that
+        a launch template must size in place of the node group.
 
-        No AMI id: EKS keeps choosing and updating the Bottlerocket AMI of ``BOTTLEROCKET_x86_64`` and adds the settings
-        that join the node to the cluster. Instance metadata is two network hops away, as in the launch template EKS
-        makes for a managed node group, so pods reach it alike on either AMI; only IMDSv2 answers.
+        No AMI id: EKS keeps choosing and updating the AMI of the group's AMI type and adds the settings that join the
+        node to the cluster. Instance metadata is two network hops away, as in the launch template EKS makes for a
+        managed node group, so pods reach it alike on either AMI; only IMDSv2 answers.
         """
         return ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            user_data=ec2.UserData.custom(BOTTLEROCKET_USER_DATA),
+            user_data=ec2.UserData.custom(user_data),
             block_devices=[
                 ec2.BlockDevice(
-                    device_name=BOTTLEROCKET_DATA_VOLUME,
+                    device_name=disk_device,
                     volume=ec2.BlockDeviceVolume.ebs(
                         self.spec.disk_size,
                         encrypted=True,

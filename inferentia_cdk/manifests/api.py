@@ -12,22 +12,24 @@ from typing import Any, Final
 
 from .. import catalog
 from ..config.models import ApiSpec, NodeGroupSpec
+from ..planning.capacity import group_family
 from ..planning.endpoints import PRE_STOP_SLEEP_SECONDS, TERMINATION_GRACE_PERIOD_SECONDS
 from ..planning.scaling import hpa_behavior
 from ..planning.serving_env import (
     ENV_HOME,
     ENV_NCG_SIZE,
+    ENV_NEURON_LOGICAL_NC_CONFIG,
     ENV_NEURON_RT_NUM_CORES,
     ENV_NEURONCORES,
     ENV_PORT,
     ENV_PROCESSES_PER_REPLICA,
     ENV_THREADS_PER_PROCESS,
 )
-from ..planning.sizing import ReplicaSizing, size_replica
+from ..planning.sizing import ReplicaSizing, size_api
 from ..planning.startup import STARTUP_PROBE_PERIOD_SECONDS, startup_budget_seconds, startup_probe_failure_threshold
 from ..planning.validation import memory_mib
 from .endpoint import READINESS_GATE_LABEL, EndpointTarget, target_group_binding
-from .node_contract import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NODE_GROUP_LABEL
+from .node_contract import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NEURONCORE_RESOURCE, NODE_GROUP_LABEL
 from .scheduler import SCHEDULER_NAME
 
 # The node side of the contract (labels, taint, resource and scheduler names) comes from node_contract, which the node
@@ -50,11 +52,8 @@ POD_SECURITY_ENFORCE_LABEL: Final = "pod-security.kubernetes.io/enforce"
 
 
 def family_of_group(node_group: NodeGroupSpec) -> catalog.NeuronFamily:
-    """The Neuron family of a validated node group (all its types are of one family)."""
-    entry = catalog.lookup(node_group.instance_types[0])
-    if entry is None:
-        raise ValueError(f"{node_group.instance_types[0]!r} is not a Neuron instance type; validate the group first")
-    return entry.family
+    """The Neuron family of a validated node group (all its types are of one family), at the group's LNC."""
+    return group_family(node_group)
 
 
 def labels(spec: ApiSpec) -> dict[str, str]:
@@ -75,9 +74,15 @@ def _metadata(spec: ApiSpec, name: str, *, namespaced: bool = True) -> Manifest:
 
 
 def neuron_env(spec: ApiSpec, sizing: ReplicaSizing) -> list[dict[str, str]]:
-    """The NCG layout as environment variables, the Neuron runtime's own first."""
+    """The NCG layout as environment variables, the Neuron runtime's own first.
+
+    On a family with LNC the runtime in the container is told the node's LNC: it reads the variable, not the node's
+    configuration file, and counts NEURON_RT_NUM_CORES in logical cores of that LNC.
+    """
     ncg_size = str(sizing.ncg_size)
+    lnc = [{"name": ENV_NEURON_LOGICAL_NC_CONFIG, "value": str(sizing.family.lnc)}] if sizing.family.has_lnc else []
     return [
+        *lnc,
         {"name": ENV_NEURON_RT_NUM_CORES, "value": ncg_size},
         {"name": ENV_NCG_SIZE, "value": ncg_size},
         {"name": ENV_NEURONCORES, "value": str(sizing.neuroncores)},
@@ -113,7 +118,8 @@ def _probe(spec: ApiSpec, **timing: int) -> Manifest:
 
 
 def _container(spec: ApiSpec, sizing: ReplicaSizing, mounts: list[Manifest]) -> Manifest:
-    resources = {"cpu": spec.compute.cpu, "memory": spec.compute.mem, NEURON_RESOURCE: str(spec.compute.inf)}
+    neuron = NEURON_RESOURCE if spec.compute.unit == "chips" else NEURONCORE_RESOURCE
+    resources = {"cpu": spec.compute.cpu, "memory": spec.compute.mem, neuron: str(spec.compute.amount)}
     user_env = [{"name": key, "value": value} for key, value in sorted(spec.env.items())]
     # An API that names its own HOME keeps it: a second HOME entry would silently override one of the two.
     home = [] if ENV_HOME in spec.env else [{"name": ENV_HOME, "value": HOME_MOUNT_PATH}]
@@ -278,7 +284,7 @@ def render_api(
     With ``endpoint``, the pods are registered in its target group (a TargetGroupBinding, last: its CRD's webhook
     checks that the Service exists), carry the load balancer's readiness gate and drain before they stop.
     """
-    sizing = size_replica(family_of_group(node_group), spec.compute.inf, spec.processes_per_replica)
+    sizing = size_api(spec.compute, family_of_group(node_group), spec.processes_per_replica)
     exposed = endpoint is not None
     objects = [
         namespace(spec, exposed=exposed),

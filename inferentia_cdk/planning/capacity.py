@@ -23,6 +23,8 @@ class NodeGroupCapacity:
     capacity_type: catalog.CapacityType
     min_nodes: int
     max_nodes: int
+    lnc: int | None = None
+    """The group's logical NeuronCore configuration; None: the family's default."""
 
     @classmethod
     def of(cls, spec: NodeGroupSpec) -> NodeGroupCapacity:
@@ -35,11 +37,12 @@ class NodeGroupCapacity:
             types.append(entry)
         if len({t.family.name for t in types}) != 1:
             raise ValueError(f"node group {spec.name!r} mixes Neuron families")
-        return cls(spec.name, tuple(types), spec.capacity_type, spec.min_size, spec.max_size)
+        return cls(spec.name, tuple(types), spec.capacity_type, spec.min_size, spec.max_size, spec.lnc)
 
     @property
     def family(self) -> NeuronFamily:
-        return self.instance_types[0].family
+        """The group's family at its LNC: every core count of the group follows from it."""
+        return self.instance_types[0].family.with_lnc(self.lnc)
 
     @property
     def instance_type_names(self) -> tuple[str, ...]:
@@ -73,6 +76,14 @@ class NodeGroupCapacity:
     def max_vcpus(self) -> int:
         """vCPUs the group uses at ``max_size`` with its largest instance type: what its quota must cover."""
         return self.max_nodes * self.max_vcpus_per_node
+
+
+def group_family(spec: NodeGroupSpec) -> NeuronFamily:
+    """The Neuron family of a validated node group at the group's LNC."""
+    entry = catalog.lookup(spec.instance_types[0])
+    if entry is None:
+        raise ValueError(f"{spec.instance_types[0]!r} is not a Neuron instance type; validate the group first")
+    return entry.family.with_lnc(spec.lnc)
 
 
 # --- What a replica can use on one node ---------------------------------------------------------------------------

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from ..config.models import InferentiaConfig, NodeGroupSpec, cluster_name_error, kubernetes_version_error
 from ..config.problems import ConfigError, Path, Problem, argument_problem, errors, rule, shown
 
-API_NODE_GROUP_OF_CLUSTER = rule(
-    "API100", "error", "an API runs on one of its cluster's Neuron node groups, named by `node_group`"
-)
+KNOWN_NODE_GROUP = rule("API007", "error", "an API's node_group names a Neuron node group of its cluster (its config)")
 CLU_FACTS_ARGUMENT = rule("CLU100", "error", "cluster facts name the cluster, its version and its node groups")
 CLU_NODE_GROUP_UNIQUE = rule("CLU101", "error", "node group names are unique within a cluster")
 
@@ -34,7 +32,7 @@ def check_api_node_group(node_group: str, group_names: Sequence[str], path: Path
     if node_group in group_names:
         return []
     return [
-        API_NODE_GROUP_OF_CLUSTER.problem(
+        KNOWN_NODE_GROUP.problem(
             (*path, "node_group"),
             f"{shown(node_group)} is not a node group of this cluster; valid: {_listing(list(group_names))}",
         )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..config.models import ApiSpec, EndpointsSpec, InferentiaConfig
-from ..config.problems import Path, Problem
+from ..config.problems import Path, Problem, rule
 
 # Elastic Load Balancing quotas of an Application Load Balancer: 100 rules (default rules not counted) and 100 target
 # groups. Each exposed API takes one rule and one target group, so one load balancer carries at most 100 APIs.
@@ -130,20 +130,40 @@ def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
         return None
 
 
+CIDR_GRAMMAR = rule("NET001", "error", "a CIDR is address/prefix with its host bits zero")
+PUBLIC_ACCESS_IPV4 = rule("NET002", "error", "public_access_cidrs are IPv4 (what EKS public endpoint access takes)")
+
+
 def _cidr_problems(cidrs: Sequence[str], path: Path, *, ipv4_only: bool = False) -> list[Problem]:
     problems = []
     for i, cidr in enumerate(cidrs):
         network = _network(cidr)
         if network is None:
             problems.append(
-                Problem(
+                CIDR_GRAMMAR.problem(
                     (*path, i),
                     f"{cidr!r} is not a CIDR block with its host bits zero, such as '10.20.0.0/16' or '203.0.113.7/32'",
                 )
             )
         elif ipv4_only and network.version != 4:
-            problems.append(Problem((*path, i), f"{cidr!r} is IPv6; EKS public endpoint access takes IPv4 CIDRs"))
+            problems.append(
+                PUBLIC_ACCESS_IPV4.problem((*path, i), f"{cidr!r} is IPv6; EKS public endpoint access takes IPv4 CIDRs")
+            )
     return problems
+
+
+HTTPS_ON_INTERNET = rule("EP001", "error", "an internet-facing load balancer serves HTTPS (certificate_arn)")
+CERTIFICATE_ARN = rule("EP002", "error", "certificate_arn is an ACM certificate ARN")
+CERTIFICATE_REGION = rule("EP003", "error", "the certificate is in the cluster's region")
+CERTIFICATE_ACCOUNT = rule("EP004", "error", "the certificate is in the cluster's account")
+ALLOWED_CIDRS_REQUIRED = rule(
+    "EP005", "error", "an internet-facing load balancer names who may call it (allowed_cidrs)"
+)
+ALLOWED_CIDRS_EMPTY = rule("EP006", "error", "allowed_cidrs is not empty")
+ANY_SOURCE = rule("EP007", "error", "APIs open to every address say so with allow_any_source")
+DOMAIN_NAME = rule("EP008", "error", "domain_name is a DNS name")
+REGION_FOR_ENDPOINTS = rule("EP009", "error", "cluster.region is set when APIs are exposed (access log bucket policy)")
+EXPOSED_APIS_LIMIT = rule("EP010", "error", "one load balancer exposes at most 100 APIs (listener rule quota)")
 
 
 def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> list[Problem]:
@@ -152,7 +172,7 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
     internet_facing = spec.scheme == "internet-facing"
     if internet_facing and spec.certificate_arn is None:
         problems.append(
-            Problem(
+            HTTPS_ON_INTERNET.problem(
                 (*path, "certificate_arn"),
                 "an internet-facing load balancer needs certificate_arn (an ACM certificate in the cluster's region): "
                 "requests and answers would otherwise cross the internet unencrypted",
@@ -162,7 +182,7 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
         match = _CERTIFICATE_ARN.fullmatch(spec.certificate_arn)
         if match is None:
             problems.append(
-                Problem(
+                CERTIFICATE_ARN.problem(
                     (*path, "certificate_arn"),
                     f"{spec.certificate_arn!r} is not an ACM certificate ARN "
                     "(arn:aws:acm:REGION:ACCOUNT:certificate/ID)",
@@ -172,7 +192,7 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
             region, account = match.group("region"), match.group("account")
             if config.cluster.region is not None and region != config.cluster.region:
                 problems.append(
-                    Problem(
+                    CERTIFICATE_REGION.problem(
                         (*path, "certificate_arn"),
                         f"the certificate is in {region}, but a load balancer can only use certificates of its own "
                         f"region, cluster.region {config.cluster.region!r}",
@@ -180,7 +200,7 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
                 )
             if config.cluster.account is not None and account != config.cluster.account:
                 problems.append(
-                    Problem(
+                    CERTIFICATE_ACCOUNT.problem(
                         (*path, "certificate_arn"),
                         f"the certificate belongs to account {account}, not cluster.account {config.cluster.account}",
                     )
@@ -188,28 +208,30 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
     if spec.allowed_cidrs is None:
         if internet_facing:
             problems.append(
-                Problem(
+                ALLOWED_CIDRS_REQUIRED.problem(
                     (*path, "allowed_cidrs"),
                     "an internet-facing load balancer needs allowed_cidrs, the networks that may call the APIs "
                     "(0.0.0.0/0 for everyone, together with allow_any_source: true)",
                 )
             )
     elif not spec.allowed_cidrs:
-        problems.append(Problem((*path, "allowed_cidrs"), "is empty, so nobody could call the APIs"))
+        problems.append(
+            ALLOWED_CIDRS_EMPTY.problem((*path, "allowed_cidrs"), "is empty, so nobody could call the APIs")
+        )
     else:
         problems += _cidr_problems(spec.allowed_cidrs, (*path, "allowed_cidrs"))
         for i, cidr in enumerate(spec.allowed_cidrs):
             network = _network(cidr)
             if network is not None and network.prefixlen == 0 and not spec.allow_any_source:
                 problems.append(
-                    Problem(
+                    ANY_SOURCE.problem(
                         (*path, "allowed_cidrs", i),
                         f"{cidr!r} lets anyone call the APIs; set allow_any_source: true to say that is intended",
                     )
                 )
     if spec.domain_name is not None and not _DNS_NAME.fullmatch(spec.domain_name):
         problems.append(
-            Problem(
+            DOMAIN_NAME.problem(
                 (*path, "domain_name"),
                 f"{spec.domain_name!r} is not a DNS name: lowercase labels of letters, digits and '-' joined by '.', "
                 "such as 'api.example.com'",
@@ -218,7 +240,7 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
     exposed = config.exposed_apis()
     if exposed and config.cluster.region is None:
         problems.append(
-            Problem(
+            REGION_FOR_ENDPOINTS.problem(
                 ("cluster", "region"),
                 "is required with endpoints: the load balancer's access logs go to a bucket whose policy names the "
                 "region's Elastic Load Balancing log delivery, which is known only for a region-specific stack",
@@ -226,7 +248,7 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
         )
     if len(exposed) > MAX_EXPOSED_APIS:
         problems.append(
-            Problem(
+            EXPOSED_APIS_LIMIT.problem(
                 path,
                 f"{len(exposed)} APIs are exposed, but one Application Load Balancer holds at most {MAX_EXPOSED_APIS} "
                 "listener rules and target groups (Elastic Load Balancing quotas); set endpoint: false on "
@@ -236,6 +258,10 @@ def _check_endpoints_section(config: InferentiaConfig, spec: EndpointsSpec) -> l
     return problems
 
 
+ENDPOINT_WITHOUT_SECTION = rule("EP011", "error", "an API that asks for an endpoint has an endpoints section")
+OUTPUT_UNIQUE = rule("EP012", "error", "exposed APIs' names make distinct stack outputs")
+
+
 def check_endpoints(config: InferentiaConfig) -> list[Problem]:
     """Every problem of ``endpoints`` and of the APIs' ``endpoint`` flags."""
     problems: list[Problem] = []
@@ -243,7 +269,7 @@ def check_endpoints(config: InferentiaConfig) -> list[Problem]:
         for i, api in enumerate(config.apis):
             if api.endpoint:
                 problems.append(
-                    Problem(
+                    ENDPOINT_WITHOUT_SECTION.problem(
                         ("apis", i, "endpoint"),
                         f"API {api.name!r} asks for an endpoint, but the config has no endpoints section to put it on",
                     )
@@ -257,7 +283,7 @@ def check_endpoints(config: InferentiaConfig) -> list[Problem]:
         output = output_id(api.name)
         if output in seen and seen[output] != api.name:
             problems.append(
-                Problem(
+                OUTPUT_UNIQUE.problem(
                     ("apis", i, "name"),
                     f"API names {seen[output]!r} and {api.name!r} both make the stack output {output!r}; rename one",
                 )
@@ -279,6 +305,15 @@ def principal_problem(arn: str) -> str | None:
     return f"{arn!r} is not an IAM role or user ARN (arn:aws:iam::ACCOUNT:role/NAME or arn:aws:iam::ACCOUNT:user/NAME)"
 
 
+ADMIN_ARN = rule("OPS001", "error", "cluster.admins are IAM role or user ARNs")
+ADMIN_ONCE = rule("OPS002", "error", "cluster.admins lists each ARN once")
+PUBLIC_ENDPOINT = rule("OPS003", "error", "the API server endpoint is not 'public' (it could not be limited)")
+PUBLIC_CIDRS_UNUSED = rule("OPS004", "error", "public_access_cidrs is set only with a public endpoint")
+PUBLIC_CIDRS_REQUIRED = rule(
+    "OPS005", "error", "a public API server endpoint names who may reach it (public_access_cidrs)"
+)
+
+
 def check_operator_access(config: InferentiaConfig) -> list[Problem]:
     """Every problem of ``cluster.admins`` and ``cluster.public_access_cidrs``."""
     cluster = config.cluster
@@ -287,14 +322,14 @@ def check_operator_access(config: InferentiaConfig) -> list[Problem]:
     for i, arn in enumerate(cluster.admins):
         reason = principal_problem(arn)
         if reason is not None:
-            problems.append(Problem(("cluster", "admins", i), reason))
+            problems.append(ADMIN_ARN.problem(("cluster", "admins", i), reason))
         elif arn in seen:
-            problems.append(Problem(("cluster", "admins", i), f"{arn!r} is listed more than once"))
+            problems.append(ADMIN_ONCE.problem(("cluster", "admins", i), f"{arn!r} is listed more than once"))
         seen.add(arn)
     path: Path = ("cluster", "public_access_cidrs")
     if cluster.endpoint_access == "public":
         problems.append(
-            Problem(
+            PUBLIC_ENDPOINT.problem(
                 ("cluster", "endpoint_access"),
                 "'public' cannot be limited to public_access_cidrs: the nodes would then reach the API server over the "
                 "internet, from addresses the list would have to hold (aws-cdk-lib refuses it), so the endpoint would "
@@ -304,7 +339,7 @@ def check_operator_access(config: InferentiaConfig) -> list[Problem]:
     elif cluster.endpoint_access == "private":
         if cluster.public_access_cidrs:
             problems.append(
-                Problem(
+                PUBLIC_CIDRS_UNUSED.problem(
                     path,
                     "has no effect with endpoint_access: private (the API server has no public endpoint); remove it "
                     "or set endpoint_access to public_and_private",
@@ -312,7 +347,7 @@ def check_operator_access(config: InferentiaConfig) -> list[Problem]:
             )
     elif not cluster.public_access_cidrs:
         problems.append(
-            Problem(
+            PUBLIC_CIDRS_REQUIRED.problem(
                 path,
                 f"is required with endpoint_access: {cluster.endpoint_access}: list the networks that may reach the "
                 "public API server endpoint (EKS's default would be 0.0.0.0/0, the whole internet)",

@@ -27,7 +27,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..config.models import InferentiaConfig
-from ..config.problems import ConfigError, Path, Problem, errors, pydantic_problems, shown
+from ..config.problems import ConfigError, Path, Problem, Rule, errors, pydantic_problems, rule, shown
 from .validation import check_config
 
 MAX_CONFIG_BYTES = 1 << 20
@@ -59,8 +59,26 @@ _FILE_KINDS = (
 )
 
 
-def _file_problem(message: str) -> ConfigError:
-    return ConfigError([Problem((), message)], None)
+READABLE_FILE = rule("FILE001", "error", "the config path names a readable regular file")
+FILE_SIZE = rule("FILE002", "error", "the config file is at most 1 MiB")
+TEXT_FILE = rule("FILE003", "error", "the config file is UTF-8 text without control characters")
+YAML_SYNTAX = rule("FILE004", "error", "the config file is valid YAML")
+ONE_DOCUMENT = rule("FILE005", "error", "the config file holds one YAML document")
+NO_ALIASES = rule("FILE006", "error", "the config uses no YAML aliases or merge keys (they can expand without bound)")
+CORE_TAGS = rule("FILE007", "error", "the config uses only YAML's core tags")
+UNIQUE_KEYS = rule("FILE008", "error", "no mapping repeats a key")
+PLAIN_KEYS = rule("FILE009", "error", "mapping keys are plain text or numbers")
+BOUNDED_SHAPE = rule(
+    "FILE010", "error", "the config nests at most 32 levels and no list or mapping exceeds 1000 entries"
+)
+PLAIN_TEXT = rule("FILE011", "error", "strings are plain text, never CDK tokens or CloudFormation dynamic references")
+MAPPING_CONFIG = rule("FILE012", "error", "the config is a non-empty mapping of keys to values")
+TOO_MANY_PROBLEMS = rule("FILE014", "error", "at most 200 problems are listed; the last line counts the rest")
+READ_FAILED = rule("FILE013", "error", "reading the config fails on no internal error (one would be a bug to report)")
+
+
+def _file_problem(message: str, reading: Rule = READABLE_FILE) -> ConfigError:
+    return ConfigError([reading.problem((), message)], None)
 
 
 def read_config_bytes(path: object) -> bytes:
@@ -97,7 +115,9 @@ def read_config_bytes(path: object) -> bytes:
     finally:
         os.close(descriptor)
     if size > MAX_CONFIG_BYTES:
-        raise _file_problem(f"the config file is larger than {MAX_CONFIG_BYTES // 1024} KiB, more than any config")
+        raise _file_problem(
+            f"the config file is larger than {MAX_CONFIG_BYTES // 1024} KiB, more than any config", FILE_SIZE
+        )
     return b"".join(chunks)
 
 
@@ -118,7 +138,11 @@ def decode_config(data: bytes) -> str:
     except UnicodeDecodeError as error:
         line = _line_of_offset(data, error.start)
         raise ConfigError(
-            [Problem((), f"the file is not UTF-8 text: byte 0x{data[error.start]:02x} on this line", line=line)]
+            [
+                TEXT_FILE.problem(
+                    (), f"the file is not UTF-8 text: byte 0x{data[error.start]:02x} on this line"
+                ).with_line(line)
+            ]
         ) from None
     text = text.removeprefix("\ufeff")
     bad = _NOT_PRINTABLE.search(text)
@@ -126,12 +150,11 @@ def decode_config(data: bytes) -> str:
         character = bad.group()
         raise ConfigError(
             [
-                Problem(
+                TEXT_FILE.problem(
                     (),
                     f"control character U+{ord(character):04X} ({shown(character)}) on this line; YAML allows tabs, "
                     "line breaks and printable characters only (write it as an escape in a double-quoted string)",
-                    line=_line_of_offset(text, bad.start()),
-                )
+                ).with_line(_line_of_offset(text, bad.start()))
             ]
         )
     return text
@@ -181,7 +204,7 @@ _CORE_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _scalar(event: yaml.ScalarEvent) -> tuple[Any, str | None]:
+def _scalar(event: yaml.ScalarEvent) -> tuple[Any, tuple[Rule, str] | None]:
     """The value of a scalar event, or None and why it is refused."""
     tag = event.tag
     if tag is None and event.implicit[0]:
@@ -193,9 +216,10 @@ def _scalar(event: yaml.ScalarEvent) -> tuple[Any, str | None]:
         wanted = _CORE_TYPES[tag]
         if isinstance(value, wanted) and not (isinstance(value, bool) and bool not in wanted):
             return (float(value) if isinstance(value, int) and tag.endswith("float") else value), None
-        return None, f"{shown(event.value)} is not a valid !!{tag.removeprefix(_TAG)}"
+        return None, (CORE_TAGS, f"{shown(event.value)} is not a valid !!{tag.removeprefix(_TAG)}")
     return None, (
-        f"YAML tag {shown(tag)} is not supported: a config holds plain text, numbers, true/false, lists and mappings"
+        CORE_TAGS,
+        f"YAML tag {shown(tag)} is not supported: a config holds plain text, numbers, true/false, lists and mappings",
     )
 
 
@@ -237,8 +261,8 @@ class _Builder:
         self.full = False
         """True once a list or mapping outgrew :data:`MAX_ENTRIES`: nothing after it is read."""
 
-    def problem(self, path: Path, message: str, line: int) -> None:
-        self.document.problems.append(Problem(path, message, line=line))
+    def problem(self, found: Rule, path: Path, message: str, line: int) -> None:
+        self.document.problems.append(found.problem(path, message).with_line(line))
 
     @property
     def path(self) -> Path:
@@ -246,13 +270,20 @@ class _Builder:
 
     def too_many(self, frame: _Frame, line: int) -> None:
         self.full = True
-        self.problem(frame.path, f"has more than {MAX_ENTRIES} entries; no config list or mapping is this long", line)
+        self.problem(
+            BOUNDED_SHAPE,
+            frame.path,
+            f"has more than {MAX_ENTRIES} entries; no config list or mapping is this long",
+            line,
+        )
 
-    def scalar(self, value: Any, line: int, refused: str | None = None, *, merge_key: bool = False) -> None:
+    def scalar(
+        self, value: Any, line: int, refused: tuple[Rule, str] | None = None, *, merge_key: bool = False
+    ) -> None:
         if not self.stack:
             self.document.data, self.document.lines[()] = value, line
             if refused:
-                self.problem((), refused, line)
+                self.problem(refused[0], (), refused[1], line)
             return
         frame = self.stack[-1]
         if isinstance(frame.container, list):
@@ -269,9 +300,12 @@ class _Builder:
             path = (*frame.path, value)
             first = frame.key_lines.get(value)
             if merge_key:
-                refused = "YAML merge keys (<<) are not supported: write the keys out"
+                refused = NO_ALIASES, "YAML merge keys (<<) are not supported: write the keys out"
             elif first is not None:
-                refused = f"duplicate key {shown(value)} (first on line {first}); YAML would keep only the last"
+                refused = (
+                    UNIQUE_KEYS,
+                    f"duplicate key {shown(value)} (first on line {first}); YAML would keep only the last",
+                )
             else:
                 frame.key_lines[value] = line
                 self.document.lines[path] = line
@@ -283,12 +317,14 @@ class _Builder:
                 frame.container[frame.key] = value
             frame.key = _NO_KEY
         if refused:
-            self.problem(path, refused, line)
+            self.problem(refused[0], path, refused[1], line)
 
     def start(self, container: dict[Any, Any] | list[Any], line: int) -> bool:
         """Open a mapping or sequence; False when it nests too deep to go on."""
         if len(self.stack) >= MAX_DEPTH:
-            self.problem(self.path, f"nests deeper than {MAX_DEPTH} levels; no config is this deep", line)
+            self.problem(
+                BOUNDED_SHAPE, self.path, f"nests deeper than {MAX_DEPTH} levels; no config is this deep", line
+            )
             return False
         if not self.stack:
             path: Path = ()
@@ -304,7 +340,12 @@ class _Builder:
                     return False
             elif frame.key is _NO_KEY:  # a list or mapping as a key: read it, then drop it and its value
                 path = (*frame.path, "<key>")
-                self.problem(frame.path, "a mapping key must be plain text or a number, not a list or a mapping", line)
+                self.problem(
+                    PLAIN_KEYS,
+                    frame.path,
+                    "a mapping key must be plain text or a number, not a list or a mapping",
+                    line,
+                )
                 frame.key = _DROPPED
             elif frame.key is _DROPPED:
                 path = (*frame.path, "<dropped>")
@@ -332,7 +373,7 @@ def compose(text: str) -> _Document:
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    builder.problem((), "a second YAML document ('---'); a config file holds one", line)
+                    builder.problem(ONE_DOCUMENT, (), "a second YAML document ('---'); a config file holds one", line)
                     break
             elif isinstance(event, yaml.ScalarEvent):
                 value, refused = _scalar(event)
@@ -343,7 +384,10 @@ def compose(text: str) -> _Document:
             elif isinstance(event, yaml.AliasEvent):
                 anchor = str(event.anchor)
                 anchor = anchor if len(anchor) <= 40 else f"{anchor[:37]}..."
-                refused = f"YAML aliases (*{anchor}) are not supported: write the value out where it is used"
+                refused = (
+                    NO_ALIASES,
+                    f"YAML aliases (*{anchor}) are not supported: write the value out where it is used",
+                )
                 builder.scalar(None, line, refused)
                 if builder.full:
                     break
@@ -351,6 +395,7 @@ def compose(text: str) -> _Document:
                 is_mapping = isinstance(event, yaml.MappingStartEvent)
                 if event.tag not in (None, "!", f"{_TAG}{'map' if is_mapping else 'seq'}"):
                     builder.problem(
+                        CORE_TAGS,
                         builder.path,
                         f"YAML tag {shown(event.tag)} is not supported: a config holds plain text, numbers, "
                         "true/false, lists and mappings",
@@ -363,7 +408,7 @@ def compose(text: str) -> _Document:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         reason = getattr(error, "problem", None) or str(error)
-        builder.problem((), f"YAML syntax error: {reason}", mark.line + 1 if mark is not None else 1)
+        builder.problem(YAML_SYNTAX, (), f"YAML syntax error: {reason}", mark.line + 1 if mark is not None else 1)
     finally:
         parser.dispose()
     return builder.document
@@ -404,11 +449,11 @@ def token_problems(data: Any) -> list[Problem]:
             for key, item in value.items():
                 pending.append(((*path, key), item))
                 if isinstance(key, str) and any(marker in key for marker in _TOKEN_MARKERS):
-                    found.append(Problem((*path, key), _token_message(key)))
+                    found.append(PLAIN_TEXT.problem((*path, key), _token_message(key)))
         elif isinstance(value, list):
             pending.extend(((*path, i), item) for i, item in enumerate(value))
         elif isinstance(value, str) and any(marker in value for marker in _TOKEN_MARKERS):
-            found.append(Problem(path, _token_message(value)))
+            found.append(PLAIN_TEXT.problem(path, _token_message(value)))
     return found
 
 
@@ -475,9 +520,11 @@ def _rules_on_well_formed_part(data: dict[Any, Any], shape_problems: list[Proble
 def parse_config(data: Any) -> tuple[InferentiaConfig | None, list[Problem]]:
     """Validate already-parsed data; returns the config (if its shape is right) and every problem found."""
     if data is None:
-        return None, [Problem((), "the config is empty; it needs at least node_groups")]
+        return None, [MAPPING_CONFIG.problem((), "the config is empty; it needs at least node_groups")]
     if not isinstance(data, dict):
-        return None, [Problem((), f"the config must be a mapping of keys to values, got {type(data).__name__}")]
+        return None, [
+            MAPPING_CONFIG.problem((), f"the config must be a mapping of keys to values, got {type(data).__name__}")
+        ]
     tokens = token_problems(data)
     try:
         config = InferentiaConfig.model_validate(data)
@@ -503,7 +550,8 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
     found = errors(located)
     if len(found) > MAX_PROBLEMS:
         hidden = found[MAX_PROBLEMS]
-        found = [*found[:MAX_PROBLEMS], replace(hidden, message=f"and {len(found) - MAX_PROBLEMS} more problems")]
+        rest = TOO_MANY_PROBLEMS.problem(hidden.path, f"and {len(found) - MAX_PROBLEMS} more problems")
+        found = [*found[:MAX_PROBLEMS], rest.with_line(hidden.line)]
     if config is None or found:
         raise ConfigError(found, str(source))
     return LoadedConfig(config, tuple(p for p in located if p.severity == "warning"), str(source))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..config.models import ApiSpec, AutoscalingSpec, InferentiaConfig, ScalingMetric
-from ..config.problems import Path, Problem
+from ..config.problems import Path, Problem, rule
 from .capacity import NodeGroupCapacity, node_allocatable
 
 # CloudWatch user guide, "Container Insights with enhanced observability metrics", AWS Neuron section: the per-pod
@@ -130,13 +130,15 @@ def replica_capacity(
     """Nodes and vCPUs for ``api.autoscaling.max_replicas`` replicas alone on their group (other APIs of the group
     come on top). Assumes a validated API, which fits one node of each of its group's types."""
     # validation imports this module for its rules; the quantity parsers are needed only here, at call time.
+    from .sizing import replica_needs
     from .validation import cpu_millicores, memory_mib
 
     cpu, mem = cpu_millicores(api.compute.cpu), memory_mib(api.compute.mem)
+    cores = replica_needs(api.compute, capacity.family).neuroncores
     per_node = []
     for instance_type in capacity.instance_types:
         node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
-        fits = [instance_type.chips // api.compute.inf]
+        fits = [instance_type.chips * capacity.family.cores_per_chip // cores]
         if cpu:
             fits.append(int(node.cpu_millicores // cpu))
         if mem:
@@ -156,6 +158,13 @@ SNS_TOPIC_ARN = _SNS_TOPIC_ARN
 """An SNS topic ARN, as ``observability.alarm_topic_arn`` and ``ApiMonitoring(alarm_topic_arn=...)`` take it."""
 
 
+REQUESTS_NEED_ENDPOINT = rule("SCL005", "error", "an API scaled on requests_per_replica is exposed")
+REQUESTS_NEED_TARGET = rule("SCL006", "error", "requests_per_replica has an explicit target")
+PERCENT_TARGET = rule("SCL007", "error", "a utilisation target is a percent, at most 100")
+WHOLE_CPU_PERCENT = rule("SCL008", "error", "a cpu target is a whole percent")
+NEURONCORES_NEED_INSIGHTS = rule("SCL009", "error", "scaling on neuroncore_utilization keeps Container Insights on")
+
+
 def check_autoscaling(
     api: ApiSpec, path: Path, *, exposed: bool | None = None, container_insights: bool | None = None
 ) -> list[Problem]:
@@ -167,7 +176,7 @@ def check_autoscaling(
     if scaling.metric == "requests_per_replica":
         if exposed is False:
             problems.append(
-                Problem(
+                REQUESTS_NEED_ENDPOINT.problem(
                     (*at, "metric"),
                     f"requests_per_replica scales on the RequestCountPerTarget of the API's load balancer target "
                     f"group, and API {api.name!r} has no endpoint (endpoint: false, or no endpoints section); expose "
@@ -176,7 +185,7 @@ def check_autoscaling(
             )
         if scaling.target is None:
             problems.append(
-                Problem(
+                REQUESTS_NEED_TARGET.problem(
                     (*at, "target"),
                     "is required with metric requests_per_replica: the requests per second one replica serves at the "
                     "latency you want (measure it under load); no default fits every model",
@@ -184,14 +193,14 @@ def check_autoscaling(
             )
     elif scaling.target is not None and scaling.target > 100:
         problems.append(
-            Problem(
+            PERCENT_TARGET.problem(
                 (*at, "target"),
                 f"target {scaling.target:g} is a percent for metric {scaling.metric}; valid: above 0, at most 100",
             )
         )
     elif scaling.metric == "cpu" and scaling.target is not None and not scaling.target.is_integer():
         problems.append(
-            Problem(
+            WHOLE_CPU_PERCENT.problem(
                 (*at, "target"),
                 f"target {scaling.target:g} must be a whole percent for metric cpu (the HPA's averageUtilization is "
                 f"an integer); use {round(scaling.target)}",
@@ -199,13 +208,18 @@ def check_autoscaling(
         )
     if scaling.metric == "neuroncore_utilization" and container_insights is False:
         problems.append(
-            Problem(
+            NEURONCORES_NEED_INSIGHTS.problem(
                 (*at, "metric"),
                 "neuroncore_utilization is published by Container Insights, which observability.container_insights: "
                 "false turns off; remove that setting, or scale on requests_per_replica or cpu",
             )
         )
     return problems
+
+
+TOPIC_ARN = rule("OBS001", "error", "alarm_topic_arn is an SNS topic ARN")
+TOPIC_REGION = rule("OBS002", "error", "the alarm topic is in the cluster's region")
+TOPIC_UNUSED = rule("OBS003", "error", "an alarm topic is set only when alarms are made (dashboards on)")
 
 
 def check_scaling(config: InferentiaConfig) -> list[Problem]:
@@ -221,17 +235,21 @@ def check_scaling(config: InferentiaConfig) -> list[Problem]:
     if arn is not None:
         match = _SNS_TOPIC_ARN.fullmatch(arn)
         if match is None:
-            problems.append(Problem(path, f"{arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"))
+            problems.append(
+                TOPIC_ARN.problem(path, f"{arn!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
+            )
         else:
             region = config.cluster.region
             if region is not None and match.group("region") != region:
                 problems.append(
-                    Problem(
+                    TOPIC_REGION.problem(
                         path,
                         f"the topic is in {match.group('region')}, but CloudWatch alarms notify only topics of their "
                         f"own region, cluster.region {region!r}",
                     )
                 )
         if not observability.dashboards:
-            problems.append(Problem(path, "has no effect with dashboards: false (no alarms are made); remove one"))
+            problems.append(
+                TOPIC_UNUSED.problem(path, "has no effect with dashboards: false (no alarms are made); remove one")
+            )
     return problems

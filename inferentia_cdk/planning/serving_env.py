@@ -12,6 +12,9 @@ from typing import Final
 # support for NEURONCORE_GROUP_SIZES starting with Neuron 1.20.0"), so it is not set.
 ENV_NEURON_RT_NUM_CORES: Final = "NEURON_RT_NUM_CORES"
 """How many NeuronCores each serving process takes."""
+ENV_NEURON_LOGICAL_NC_CONFIG: Final = "NEURON_LOGICAL_NC_CONFIG"
+"""The LNC the Neuron runtime runs at (Neuron docs, "Logical NeuronCore configuration"): set to the node group's LNC on
+families that have one, so the runtime's core count matches the device plugin's."""
 ENV_NEURON_RT_VISIBLE_CORES: Final = "NEURON_RT_VISIBLE_CORES"
 """Set by the Neuron device plugin in the container to the cores it allocated; never set by us or by users."""
 ENV_PROCESSES_PER_REPLICA: Final = "INFERENTIA_PROCESSES_PER_REPLICA"
@@ -30,6 +33,7 @@ ENV_HOME: Final = "HOME"
 RESERVED_ENV_NAMES: Final = frozenset(
     {
         ENV_NEURON_RT_NUM_CORES,
+        ENV_NEURON_LOGICAL_NC_CONFIG,
         ENV_NEURON_RT_VISIBLE_CORES,
         ENV_PROCESSES_PER_REPLICA,
         ENV_THREADS_PER_PROCESS,

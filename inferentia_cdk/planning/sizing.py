@@ -1,19 +1,23 @@
 """NeuronCore Group (NCG) sizing of one API replica: the arithmetic of ``using-inferentia.md``, for every family.
 
-A replica asks for ``inf`` whole chips. It gets ``cores_per_chip * inf`` NeuronCores, split evenly between its
-``processes_per_replica`` processes; each process loads its own copy of the model onto its own NCG of
-``neuroncores / processes_per_replica`` cores. The chips' device memory (the 8 GiB cache of an inf1 chip, the HBM of
-later chips) belongs to the chip, so NCGs smaller than a chip share it with the other NCGs on that chip.
+A replica asks for ``inf`` whole chips (``cores_per_chip * inf`` NeuronCores) or for ``neuroncores`` cores directly.
+Its cores are split evenly between its ``processes_per_replica`` processes; each process loads its own copy of the
+model onto its own NCG of ``neuroncores / processes_per_replica`` cores. Cores are logical NeuronCores at the node
+group's LNC (:meth:`inferentia_cdk.catalog.NeuronFamily.with_lnc`). The chips' device memory (the 8 GiB cache of an
+inf1 chip, the HBM of later chips) belongs to the chip, so NCGs smaller than a chip share it with the other NCGs on
+that chip, and a replica that asks for cores shares its chips with whatever other pods hold their other cores.
 
 Pure: no CDK import, so the CLI, the validation rules and the benchmark use it without starting jsii.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 from ..catalog import FAMILIES, NeuronFamily
+from ..config.models import ComputeSpec, ComputeUnit
 
 
 def divisors(number: int) -> tuple[int, ...]:
@@ -21,6 +25,43 @@ def divisors(number: int) -> tuple[int, ...]:
     if number < 1:
         raise ValueError(f"divisors of {number} are not defined here; expected a whole number >= 1")
     return tuple(d for d in range(1, number + 1) if number % d == 0)
+
+
+@dataclass(frozen=True)
+class ReplicaNeeds:
+    """What one replica takes of a node's Neuron capacity: the one place that turns ``compute`` into chips and cores.
+
+    Bin packing, the fit rules and the renderers all ask this, so a chip request and a core request are counted alike.
+    """
+
+    unit: ComputeUnit
+    """What the pod's resource request counts (``aws.amazon.com/neuron`` chips or ``aws.amazon.com/neuroncore``)."""
+    requested: int
+    """The number in that request."""
+    neuroncores: int
+    """Logical NeuronCores the replica gets (at the family's LNC)."""
+    chips: int
+    """Chips the replica's cores span at least: whole chips it holds alone for a chip request."""
+    cores_per_chip: int
+
+    @property
+    def chip_share(self) -> float:
+        """The replica's share of a node's chips: ``neuroncores / cores_per_chip`` (0.5 for one core of inf2)."""
+        return self.neuroncores / self.cores_per_chip
+
+    @property
+    def owns_its_chips(self) -> bool:
+        """True when no other pod can hold cores on the replica's chips (a whole-chip request)."""
+        return self.unit == "chips"
+
+
+def replica_needs(compute: ComputeSpec, family: NeuronFamily) -> ReplicaNeeds:
+    """Chips and cores one replica of ``compute`` takes on a node of ``family`` (at the family's LNC)."""
+    per_chip = family.cores_per_chip
+    if compute.unit == "chips":
+        return ReplicaNeeds("chips", compute.amount, compute.amount * per_chip, compute.amount, per_chip)
+    cores = compute.amount
+    return ReplicaNeeds("neuroncores", cores, cores, math.ceil(cores / per_chip), per_chip)
 
 
 @dataclass(frozen=True)
@@ -56,13 +97,16 @@ class ReplicaSizing:
     """The NCG layout of one replica of an API that asks for ``inf`` chips of ``family`` and runs ``processes``."""
 
     family: NeuronFamily
-    inf: int
+    neuroncores: int
     processes_per_replica: int
     groups: tuple[NeuronCoreGroup, ...]
+    whole_chips: bool = True
+    """False for a NeuronCore request: other pods may hold the remaining cores of the replica's chips."""
 
     @property
-    def neuroncores(self) -> int:
-        return self.family.cores_per_chip * self.inf
+    def inf(self) -> int:
+        """Chips the replica's cores span (its ``inf`` for a chip request)."""
+        return math.ceil(self.neuroncores / self.family.cores_per_chip)
 
     @property
     def ncg_size(self) -> int:
@@ -75,7 +119,7 @@ class ReplicaSizing:
 
     @property
     def device_memory_gib(self) -> int:
-        """Device memory of all the replica's chips."""
+        """Device memory of all the chips the replica's cores sit on."""
         return self.family.device_memory_gib_per_chip * self.inf
 
     @property
@@ -85,21 +129,29 @@ class ReplicaSizing:
 
 
 def size_replica(family: NeuronFamily | str, inf: int, processes_per_replica: int) -> ReplicaSizing:
-    """Lay out the NCGs of one replica.
+    """Lay out the NCGs of one replica of ``inf`` whole chips.
 
     Raises ``ValueError`` when ``inf`` < 1, ``processes_per_replica`` < 1 or it does not divide the NeuronCores;
     :mod:`inferentia_cdk.validation` reports those as configuration problems before anything calls this.
     """
-    return _size_replica(FAMILIES[family] if isinstance(family, str) else family, inf, processes_per_replica)
-
-
-# A config has few distinct (family, inf, processes) shapes however many APIs it has, and the result is immutable, so
-# validation, rendering and planning share one layout per shape. Errors are raised again on every call (not cached).
-@lru_cache(maxsize=1024)
-def _size_replica(fam: NeuronFamily, inf: int, processes_per_replica: int) -> ReplicaSizing:
     if inf < 1:
         raise ValueError(f"inf must be at least 1 chip, got {inf}")
-    cores = fam.cores_per_chip * inf
+    fam = FAMILIES[family] if isinstance(family, str) else family
+    return _size_cores(fam, fam.cores_per_chip * inf, processes_per_replica, True)
+
+
+def size_api(compute: ComputeSpec, family: NeuronFamily, processes_per_replica: int) -> ReplicaSizing:
+    """Lay out the NCGs of one replica of ``compute`` (chips or cores) on ``family`` at its LNC."""
+    needs = replica_needs(compute, family)
+    return _size_cores(family, needs.neuroncores, processes_per_replica, needs.owns_its_chips)
+
+
+# A config has few distinct (family, cores, processes) shapes however many APIs it has, and the result is immutable,
+# so validation, rendering and planning share one layout per shape. Errors are raised again on every call (not cached).
+@lru_cache(maxsize=1024)
+def _size_cores(fam: NeuronFamily, cores: int, processes_per_replica: int, whole_chips: bool) -> ReplicaSizing:
+    if cores < 1:
+        raise ValueError(f"a replica needs at least 1 NeuronCore, got {cores}")
     if processes_per_replica < 1 or cores % processes_per_replica:
         valid = ", ".join(str(d) for d in divisors(cores))
         raise ValueError(f"{processes_per_replica} processes cannot evenly share {cores} NeuronCores; valid: {valid}")
@@ -130,14 +182,15 @@ def _size_replica(fam: NeuronFamily, inf: int, processes_per_replica: int) -> Re
                 device_memory_share_gib=share,
             )
         )
-    return ReplicaSizing(fam, inf, processes_per_replica, tuple(groups))
+    return ReplicaSizing(fam, cores, processes_per_replica, tuple(groups), whole_chips)
 
 
-def describe_memory(group: NeuronCoreGroup, family: NeuronFamily) -> str:
+def describe_memory(group: NeuronCoreGroup, family: NeuronFamily, *, whole_chips: bool = True) -> str:
     """One line on the device memory an NCG sees, e.g. '8 GiB cache of 1 chip, shared with 1 other NCG'."""
     chips = len(group.chips)
     seen = f"{group.device_memory_gib} GiB {family.device_memory_kind} of {chips} chip{'s' if chips > 1 else ''}"
+    pods = "" if whole_chips else " and with other pods' NeuronCores on those chips"
     if group.has_memory_alone:
-        return f"{seen}, alone"
+        return f"{seen}, alone" if whole_chips else f"{seen}, shared with other pods' NeuronCores on those chips"
     others = len(group.shared_with)
-    return f"{seen}, shared with {others} other NCG{'s' if others > 1 else ''}"
+    return f"{seen}, shared with {others} other NCG{'s' if others > 1 else ''}{pods}"

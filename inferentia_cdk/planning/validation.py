@@ -19,20 +19,29 @@ from ..config.models import (
     ApiSpec,
     InferentiaConfig,
     NodeGroupSpec,
+    SystemNodeGroupSpec,
     is_token,
     parse_quantity,
 )
-from ..config.problems import Path, Problem, errors, shown
+from ..config.problems import Path, Problem, errors, rule, shown
 from .capacity import NodeGroupCapacity, node_allocatable
 from .cluster_facts import check_api_node_group
 from .endpoints import check_endpoints, check_operator_access
+from .neuron_rules import check_lnc, check_torus_device_count
 from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
-from .sizing import divisors
+from .sizing import divisors, replica_needs
 
 
 def neuron_types_hint() -> str:
     return ", ".join(catalog.NEURON_INSTANCE_TYPE_NAMES)
+
+
+NEURON_TYPE = rule("NG002", "error", "a node group's instance types are Neuron types of the catalog")
+ONE_FAMILY = rule("NG003", "error", "a node group's instance types are of one Neuron family")
+TYPE_ONCE = rule("NG004", "error", "a node group lists each instance type once")
+ONE_SIZE = rule("NG005", "warning", "a node group has one instance size (Cluster Autoscaler models one)")
+LEGACY_DRIVER = rule("NG006", "warning", "a node group's family is supported by current Neuron drivers (not inf1)")
 
 
 def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
@@ -42,7 +51,7 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
     for i, name in enumerate(group.instance_types):
         if catalog.lookup(name) is None:
             problems.append(
-                Problem(
+                NEURON_TYPE.problem(
                     (*path, "instance_types", i),
                     f"{name!r} is not a Neuron instance type; valid: {neuron_types_hint()}",
                 )
@@ -52,14 +61,14 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
     if len(families) > 1:
         listed = "; ".join(f"{fam}: {', '.join(types)}" for fam, types in families.items())
         problems.append(
-            Problem(
+            ONE_FAMILY.problem(
                 (*path, "instance_types"),
                 f"mixes Neuron families ({listed}); use one family per node group, since chips, NeuronCores and "
                 "quotas differ between families",
             )
         )
     if len(set(group.instance_types)) != len(group.instance_types):
-        problems.append(Problem((*path, "instance_types"), "lists an instance type more than once"))
+        problems.append(TYPE_ONCE.problem((*path, "instance_types"), "lists an instance type more than once"))
     sizes = [t for t in (catalog.lookup(n) for n in dict.fromkeys(group.instance_types)) if t is not None]
     if len(families) == 1 and len(sizes) > 1:
         # Cluster Autoscaler sizes a new node by the first instance type of the Auto Scaling group's mixed instances
@@ -68,13 +77,12 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
             f"{t.name}: {t.vcpus} vCPUs, {t.memory_gib} GiB, {t.chips} chip{'s' * (t.chips > 1)}" for t in sizes
         )
         problems.append(
-            Problem(
+            ONE_SIZE.problem(
                 (*path, "instance_types"),
                 f"mixes instance sizes ({listed}). Cluster Autoscaler models every node it would add from one "
                 "instance type of the group, while EKS may launch any of them, so it can add a node that is too "
                 "small for the pending pod or add none for a pod only a larger type fits; use one instance type "
                 "per node group, and a node group per size",
-                "warning",
             )
         )
     for family, types in families.items():
@@ -82,24 +90,33 @@ def check_node_group(group: NodeGroupSpec, path: Path = ()) -> list[Problem]:
         if last_driver is not None:
             named = ", ".join(dict.fromkeys(types))
             problems.append(
-                Problem(
+                LEGACY_DRIVER.problem(
                     (*path, "instance_types"),
                     f"{named}: Neuron drivers after {last_driver} no longer support {family}; the AL2023 "
                     f"Neuron AMI loads a legacy driver for it, so {family} still works here, but later driver "
                     "features will not reach it. Consider inf2 for new deployments",
-                    "warning",
                 )
             )
+    problems += check_group_sizes(group, path)
+    return problems + check_lnc(group, path)
+
+
+ORDERED_SIZES = rule("NG007", "error", "a node group's sizes satisfy min_size <= desired_size <= max_size")
+NODES_QUOTA = rule("NG008", "warning", "max_size is within the EKS quota of nodes per managed node group")
+
+
+def check_group_sizes(group: NodeGroupSpec | SystemNodeGroupSpec, path: Path) -> list[Problem]:
+    """The sizes of a managed node group (a Neuron one or the system one): ordered, and within the EKS quota."""
+    problems = []
     if not group.min_size <= group.desired_size <= group.max_size:
         problems.append(
-            Problem(
+            ORDERED_SIZES.problem(
                 (*path, "desired_size"),
-                f"sizes must satisfy 0 <= min_size <= desired_size <= max_size, got min_size={group.min_size}, "
+                f"sizes must satisfy min_size <= desired_size <= max_size, got min_size={group.min_size}, "
                 f"desired_size={group.desired_size}, max_size={group.max_size}",
             )
         )
-    problems += check_nodes_quota(group.max_size, (*path, "max_size"))
-    return problems
+    return problems + check_nodes_quota(group.max_size, (*path, "max_size"))
 
 
 def check_nodes_quota(max_size: int, path: Path) -> list[Problem]:
@@ -107,13 +124,16 @@ def check_nodes_quota(max_size: int, path: Path) -> list[Problem]:
     if max_size <= EKS_NODES_PER_GROUP_QUOTA:
         return []
     return [
-        Problem(
+        NODES_QUOTA.problem(
             path,
             f"max_size {max_size} is above {EKS_NODES_PER_GROUP_QUOTA}, the default EKS quota of nodes per managed "
             "node group: the deploy fails unless that quota (Amazon EKS, 'Nodes per managed node group') was raised",
-            "warning",
         )
     ]
+
+
+NODE_GROUP_UNIQUE = rule("NG009", "error", "node group names are unique")
+API_UNIQUE = rule("API006", "error", "API names are unique")
 
 
 def _duplicates(names: Sequence[str]) -> Iterator[tuple[int, str]]:
@@ -124,11 +144,14 @@ def _duplicates(names: Sequence[str]) -> Iterator[tuple[int, str]]:
         seen.add(name)
 
 
+REPLICA_BOUNDS = rule("SCL004", "error", "max_replicas is at least min_replicas")
+
+
 def check_replica_bounds(api: ApiSpec, path: Path = ()) -> list[Problem]:
     bounds = api.autoscaling
     if bounds.min_replicas > bounds.max_replicas:
         return [
-            Problem(
+            REPLICA_BOUNDS.problem(
                 (*path, "autoscaling", "max_replicas"),
                 f"max_replicas ({bounds.max_replicas}) must be at least min_replicas ({bounds.min_replicas})",
             )
@@ -178,24 +201,39 @@ def _some(names: Sequence[str], shown_at_most: int = 10) -> str:
     return listed if len(names) <= shown_at_most else f"{listed} and {len(names) - shown_at_most} more"
 
 
+def _replica_cores(api: ApiSpec, family: NeuronFamily) -> tuple[int, str]:
+    """The replica's NeuronCores and where they come from ('2 inf2 chips (2 per chip)', 'neuroncores 3')."""
+    needs = replica_needs(api.compute, family)
+    if needs.unit == "neuroncores":
+        return needs.neuroncores, f"neuroncores {needs.requested}"
+    chips = f"{needs.requested} {family.name} chip{'s' if needs.requested > 1 else ''}"
+    return needs.neuroncores, f"{chips} ({family.cores_per_chip} per chip)"
+
+
+EVEN_SPLIT = rule("NCG001", "error", "processes_per_replica splits a replica's NeuronCores evenly")
+
+
 def check_processes_per_replica(api: ApiSpec, family: NeuronFamily, path: Path = ()) -> list[Problem]:
     """``processes_per_replica`` must split the replica's NeuronCores evenly: one equal NCG per process."""
-    cores = family.cores_per_chip * api.compute.inf
+    cores, source = _replica_cores(api, family)
     if cores % api.processes_per_replica == 0:
         return []
-    chips = f"{api.compute.inf} {family.name} chip{'s' if api.compute.inf > 1 else ''}"
     return [
-        Problem(
+        EVEN_SPLIT.problem(
             (*path, "processes_per_replica"),
             f"processes_per_replica {api.processes_per_replica} cannot evenly share the {cores} NeuronCores of "
-            f"{chips} ({family.cores_per_chip} per chip); valid processes_per_replica: {_listing(divisors(cores))}",
+            f"{source}; valid processes_per_replica: {_listing(divisors(cores))}",
         )
     ]
 
 
+MODEL_FITS_NCG = rule("NCG002", "error", "compiled_neuroncores is at most the NeuronCores of one NCG")
+IDLE_CORES = rule("NCG003", "warning", "compiled_neuroncores uses every NeuronCore of its NCG")
+
+
 def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = ()) -> list[Problem]:
     """The model must fit its NCG: compiled for more cores it cannot load; for fewer, cores sit idle (a warning)."""
-    cores = family.cores_per_chip * api.compute.inf
+    cores = replica_needs(api.compute, family).neuroncores
     compiled = api.compiled_neuroncores
     if compiled is None or cores % api.processes_per_replica:
         return []  # the default is the NCG size; an uneven split is reported by check_processes_per_replica
@@ -208,10 +246,10 @@ def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = 
             f"lower processes_per_replica to one of {_listing(fitting)} (NCGs of {cores // fitting[-1]} or more "
             "cores), "
             if fitting
-            else f"raise compute.inf so a replica has at least {compiled} NeuronCores, "
+            else f"raise compute.{api.compute.field} so a replica has at least {compiled} NeuronCores, "
         )
         return [
-            Problem(
+            MODEL_FITS_NCG.problem(
                 field,
                 f"the model is compiled for {compiled} NeuronCores but each NCG has {ncg} ({split}), so it cannot "
                 f"load; {fix}or recompile it with --num-neuroncores {ncg}",
@@ -225,15 +263,19 @@ def check_compiled_neuroncores(api: ApiSpec, family: NeuronFamily, path: Path = 
             else f"keep the model small and raise processes_per_replica (valid: {_listing(divisors(cores))})"
         )
         return [
-            Problem(
+            IDLE_CORES.problem(
                 field,
                 f"the model is compiled for {compiled} NeuronCores but each NCG has {ncg} ({split}): {idle} cores "
                 f"of every NCG sit idle. For throughput, {throughput}; for latency, recompile with "
                 f"--num-neuroncores {ncg} (more cores per model copy, fewer copies)",
-                "warning",
             )
         ]
     return []
+
+
+CHIPS_FIT = rule("CAP001", "error", "compute.inf or compute.neuroncores fits one node of every type of the node group")
+CPU_FITS = rule("CAP002", "error", "compute.cpu fits what one node of every instance type gives a pod")
+MEMORY_FITS = rule("CAP003", "error", "compute.mem fits what one node of every instance type gives a pod")
 
 
 def check_replica_fits(
@@ -246,21 +288,33 @@ def check_replica_fits(
 ) -> list[Problem]:
     """One replica must fit one node of every instance type of its group: chips, and CPU and memory allocatable."""
     problems: list[Problem] = []
-    inf = api.compute.inf
-    too_small = [t for t in capacity.instance_types if t.chips < inf]
+    family = capacity.family
+    needs = replica_needs(api.compute, family)
+    chips_asked = needs.unit == "chips"
+    # What a node has, in the request's unit: chips, or NeuronCores at the group's LNC.
+    per_type = {t.name: t.chips if chips_asked else t.chips * family.cores_per_chip for t in capacity.instance_types}
+    what = "chips" if chips_asked else "NeuronCores"
+    too_small = [t for t in capacity.instance_types if per_type[t.name] < needs.requested]
     if too_small:
-        larger = [t for t in catalog.INSTANCE_TYPES.values() if t.family == capacity.family and t.chips >= inf]
+        larger = [
+            t
+            for t in catalog.INSTANCE_TYPES.values()
+            if t.family.name == family.name
+            and (t.chips if chips_asked else t.chips * family.cores_per_chip) >= needs.requested
+        ]
         offer = (
-            "; types with enough chips: " + ", ".join(f"{t.name} ({t.chips})" for t in larger)
+            f"; types with enough {what}: "
+            + ", ".join(f"{t.name} ({t.chips if chips_asked else t.chips * family.cores_per_chip})" for t in larger)
             if larger
-            else f"; no {capacity.family.name} type has that many"
+            else f"; no {family.name} type has that many"
         )
-        listed = ", ".join(f"{t.name} has {t.chips}" for t in too_small)
+        listed = ", ".join(f"{t.name} has {per_type[t.name]}" for t in too_small)
+        field = api.compute.field
         problems.append(
-            Problem(
-                (*path, "compute", "inf"),
-                f"inf {inf} does not fit one node of node group {capacity.name!r} ({listed}); a replica runs on one "
-                f"node, so inf must be at most {capacity.chips_per_node}{offer}",
+            CHIPS_FIT.problem(
+                (*path, "compute", field),
+                f"{field} {needs.requested} does not fit one node of node group {capacity.name!r} ({listed}); a "
+                f"replica runs on one node, so {field} must be at most {min(per_type.values())}{offer}",
             )
         )
     cpu = cpu_millicores(api.compute.cpu)
@@ -269,7 +323,7 @@ def check_replica_fits(
         node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
         if cpu is not None and cpu > node.cpu_millicores:
             problems.append(
-                Problem(
+                CPU_FITS.problem(
                     (*path, "compute", "cpu"),
                     f"cpu {api.compute.cpu!r} ({cpu:g}m) exceeds what one {instance_type.name} node of node group "
                     f"{capacity.name!r} can give a pod: {node.cpu_millicores}m ({instance_type.vcpus} vCPUs less "
@@ -279,7 +333,7 @@ def check_replica_fits(
             )
         if mem is not None and mem > node.memory_mib:
             problems.append(
-                Problem(
+                MEMORY_FITS.problem(
                     (*path, "compute", "mem"),
                     f"mem {api.compute.mem!r} ({mem:.0f}Mi) exceeds what one {instance_type.name} node of node group "
                     f"{capacity.name!r} can give a pod: {node.memory_mib}Mi ({instance_type.memory_gib} GiB less the "
@@ -290,31 +344,45 @@ def check_replica_fits(
     return problems
 
 
+CONTIGUOUS_CHIPS = rule(
+    "NCG004", "error", "a replica of more than one chip or core but less than a node uses the scheduler extension"
+)
+
+
 def check_contiguous_allocation(
     api: ApiSpec, capacity: NodeGroupCapacity, path: Path = (), *, scheduler_extension: bool = False
 ) -> list[Problem]:
-    """More than one chip but fewer than a node's needs adjacent chips, which only the Neuron scheduler ensures."""
-    inf = api.compute.inf
-    partial = [t for t in capacity.instance_types if 1 < inf < t.chips]
+    """More than one chip (or core) but fewer than a node's needs adjacent ones, which only the Neuron scheduler
+    extension ensures (Neuron docs, "Neuron scheduler extension": required for pods that request more than one core or
+    device)."""
+    compute, family = api.compute, capacity.family
+    unit = "chip" if compute.unit == "chips" else "NeuronCore"
+    per_node = {
+        t.name: t.chips if compute.unit == "chips" else t.chips * family.cores_per_chip for t in capacity.instance_types
+    }
+    partial = [name for name, count in per_node.items() if 1 < compute.amount < count]
     if scheduler_extension or not partial:
         return []
-    listed = ", ".join(f"{t.name} has {t.chips}" for t in partial)
+    listed = ", ".join(f"{name} has {per_node[name]}" for name in partial)
     return [
-        Problem(
-            (*path, "compute", "inf"),
-            f"inf {inf} is more than one chip but fewer than a whole node's ({listed}); the default scheduler may "
-            "hand out chips that are not adjacent, and NeuronCore Groups need contiguous chips. Set "
-            "device_plugin.scheduler_extension: true (pods then use the Neuron scheduler), or ask for 1 chip or "
-            "a whole node's chips",
+        CONTIGUOUS_CHIPS.problem(
+            (*path, "compute", compute.field),
+            f"{compute.field} {compute.amount} is more than one {unit} but fewer than a whole node's ({listed}); the "
+            f"default scheduler may hand out {unit}s that are not adjacent, and NeuronCore Groups need contiguous "
+            f"ones. Set device_plugin.scheduler_extension: true (pods then use the Neuron scheduler), or ask for 1 "
+            f"{unit} or a whole node's",
         )
     ]
+
+
+RESERVED_NAMESPACE = rule("API008", "error", "an API name (its namespace) is not one Kubernetes owns")
 
 
 def check_api_name(api: ApiSpec, path: Path = ()) -> list[Problem]:
     """An API's namespace is its name, so names Kubernetes owns are taken."""
     if api.name in RESERVED_NAMESPACES or api.name.startswith("kube-"):
         return [
-            Problem(
+            RESERVED_NAMESPACE.problem(
                 (*path, "name"),
                 f"API name {api.name!r} is also its namespace, and Kubernetes owns that namespace; pick another "
                 "name (not 'default' and not starting with 'kube-')",
@@ -340,6 +408,14 @@ def _kubernetes_references(value: str) -> list[str]:
     return references
 
 
+RESERVED_ENV = rule("ENV001", "error", "env does not set the variables inferentia-cdk derives (NCG layout, port)")
+ENV_NAME_SPACE = rule("ENV002", "error", "env variable names contain no whitespace")
+ENV_NAME = rule("ENV003", "error", "env variable names are printable ASCII without '='")
+ENV_NUL = rule("ENV004", "error", "env values contain no NUL character")
+ENV_STRING_SIZE = rule("ENV005", "error", "each NAME=value of env fits Linux's limit on one environment string")
+ENV_REFERENCE = rule("ENV006", "warning", "env values hold no $(VAR) that Kubernetes would expand")
+
+
 def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
     """User variables may not override the NCG layout, must be valid names, and must be exec-able as written."""
     problems: list[Problem] = []
@@ -348,7 +424,7 @@ def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
         at = (*path, "env", name)
         if name in RESERVED_ENV_NAMES:
             problems.append(
-                Problem(
+                RESERVED_ENV.problem(
                     at,
                     f"{name} is set by inferentia-cdk from compute.inf, processes_per_replica, threads_per_process and "
                     "port (or by the Neuron device plugin); change those fields instead. Reserved: "
@@ -358,16 +434,22 @@ def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
         elif name.strip() != name or any(c.isspace() for c in name):
             other = stripped.get("".join(name.split()))
             twin = f", and differs from {shown(other)} only by whitespace" if other is not None else ""
-            problems.append(Problem(at, f"variable name {shown(name)} contains whitespace{twin}; names have none"))
+            problems.append(
+                ENV_NAME_SPACE.problem(at, f"variable name {shown(name)} contains whitespace{twin}; names have none")
+            )
         elif not _ENV_NAME.match(name):
-            problems.append(Problem(at, f"{shown(name)} is not a valid variable name: printable ASCII without '='"))
+            problems.append(
+                ENV_NAME.problem(at, f"{shown(name)} is not a valid variable name: printable ASCII without '='")
+            )
         stripped.setdefault("".join(name.split()), name)
         if "\x00" in value:
-            problems.append(Problem(at, "the value contains a NUL character, which no process environment can hold"))
+            problems.append(
+                ENV_NUL.problem(at, "the value contains a NUL character, which no process environment can hold")
+            )
         size = len(name.encode()) + len(value.encode()) + 2
         if size > MAX_ENV_STRING_BYTES:
             problems.append(
-                Problem(
+                ENV_STRING_SIZE.problem(
                     at,
                     f"{name}=<value> is {size} bytes; Linux starts no process with an environment string above "
                     f"{MAX_ENV_STRING_BYTES // 1024} KiB (MAX_ARG_STRLEN), so mount large values as a file instead",
@@ -377,11 +459,10 @@ def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
         if references:
             listed = ", ".join(f"$({r})" for r in references[:3])
             problems.append(
-                Problem(
+                ENV_REFERENCE.problem(
                     at,
                     f"the value contains {shown(listed)}, which Kubernetes replaces with the value of that variable "
                     "when it is defined before this one (the NCG variables always are); write $$( for a literal $(",
-                    "warning",
                 )
             )
     return problems
@@ -390,6 +471,9 @@ def check_env(api: ApiSpec, path: Path = ()) -> list[Problem]:
 def _template_bytes(text: str) -> int:
     """Bytes of ``text`` as a string inside a JSON manifest that is itself a string of the template."""
     return len(json.dumps(json.dumps(text)).encode()) - 6
+
+
+PINNED_IMAGE = rule("API009", "warning", "an API's image is pinned by a version tag or a digest")
 
 
 def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
@@ -401,20 +485,20 @@ def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
     tag = last.split(":", 1)[1] if ":" in last else None
     if tag is None or tag == "latest":
         return [
-            Problem(
+            PINNED_IMAGE.problem(
                 (*path, "image"),
                 f"image {image!r} is not pinned ({'no tag' if tag is None else ':latest'}); give a version tag or, "
                 "better, a digest (@sha256:...)",
-                "warning",
             )
         ]
     return []
 
 
-def _replica_needs(api: ApiSpec) -> dict[str, float]:
-    """What one replica takes of each node resource (tokens count as nothing)."""
+def _replica_needs(api: ApiSpec, family: NeuronFamily) -> dict[str, float]:
+    """What one replica takes of each node resource (tokens count as nothing). A core request counts as its share of
+    a chip (one core of an inf2 chip: 0.5), so APIs of either kind on one group add up."""
     return {
-        "Neuron chips": api.compute.inf,
+        "Neuron chips": replica_needs(api.compute, family).chip_share,
         "CPU millicores": cpu_millicores(api.compute.cpu) or 0.0,
         "MiB of memory": memory_mib(api.compute.mem) or 0.0,
         "pods": 1,
@@ -422,7 +506,7 @@ def _replica_needs(api: ApiSpec) -> dict[str, float]:
 
 
 def _node_offers(
-    instance_type: NeuronInstanceType, *, neuron_monitor: bool, container_insights: bool
+    instance_type: NeuronInstanceType, family: NeuronFamily, *, neuron_monitor: bool, container_insights: bool
 ) -> dict[str, float]:
     """What one node of ``instance_type`` offers API pods, per resource of :func:`_replica_needs`."""
     node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
@@ -437,6 +521,13 @@ def _node_offers(
 def _per_node(needs: dict[str, float], offers: dict[str, float]) -> tuple[int, str]:
     """Replicas one node holds, and the resource that limits it."""
     return min((math.floor(offers[r] / needs[r]), r) for r in needs if needs[r] > 0)
+
+
+MIN_REPLICAS_FIT = rule("CAP004", "error", "the node group at max_size holds each API's min_replicas")
+MIN_REPLICAS_MAYBE = rule(
+    "CAP005", "warning", "the node group at max_size holds each API's min_replicas on its smallest instance type"
+)
+GROUP_HOLDS_MIN_REPLICAS = rule("CAP006", "error", "the node group at max_size holds the min_replicas of all its APIs")
 
 
 def check_min_replicas(
@@ -457,12 +548,12 @@ def check_min_replicas(
     problems: list[Problem] = []
     nodes = capacity.max_nodes
     offers = {
-        t.name: _node_offers(t, neuron_monitor=neuron_monitor, container_insights=container_insights)
+        t.name: _node_offers(t, capacity.family, neuron_monitor=neuron_monitor, container_insights=container_insights)
         for t in capacity.instance_types
     }
     placed: list[tuple[ApiSpec, dict[str, float]]] = []
     for path, api in apis:
-        needs = _replica_needs(api)
+        needs = _replica_needs(api, capacity.family)
         per_type = sorted((*_per_node(needs, offer), name) for name, offer in offers.items())
         (least, least_by, least_type), (most, most_by, most_type) = per_type[0], per_type[-1]
         if least < 1:
@@ -472,7 +563,7 @@ def check_min_replicas(
         fix = "raise the node group's max_size to {} or lower min_replicas"
         if wanted > nodes * most:
             problems.append(
-                Problem(
+                MIN_REPLICAS_FIT.problem(
                     (*path, "autoscaling", "min_replicas"),
                     f"min_replicas {wanted} cannot all run: node group {capacity.name!r} at max_size {nodes} holds "
                     f"{nodes * most} replicas of this API ({most} per {most_type} node, limited by its "
@@ -481,12 +572,11 @@ def check_min_replicas(
             )
         elif wanted > nodes * least:
             problems.append(
-                Problem(
+                MIN_REPLICAS_MAYBE.problem(
                     (*path, "autoscaling", "min_replicas"),
                     f"min_replicas {wanted} fits node group {capacity.name!r} at max_size {nodes} only if its nodes "
                     f"are larger than {least_type} ({least} replicas per node, limited by its {least_by}); to be "
                     "sure, " + fix.format(math.ceil(wanted / least)),
-                    "warning",
                 )
             )
     if len(placed) > 1:
@@ -496,7 +586,7 @@ def check_min_replicas(
             if total > most_offered:
                 names = _some([api.name for api, _ in placed])
                 problems.append(
-                    Problem(
+                    GROUP_HOLDS_MIN_REPLICAS.problem(
                         (*group_path, "max_size"),
                         f"the min_replicas of APIs {names} need {total:.0f} {resource} at once, but max_size {nodes} "
                         f"nodes of node group {capacity.name!r} offer at most {most_offered:.0f}; raise max_size or "
@@ -551,9 +641,10 @@ def _check_api_on(
     if capacity is None:
         return problems
     # A replica larger than every node has no layout to check (and its divisors would take long to list).
-    if api.compute.inf <= MAX_CHIPS_PER_NODE:
+    if replica_needs(api.compute, capacity.family).chips <= MAX_CHIPS_PER_NODE:
         problems += check_processes_per_replica(api, capacity.family, path)
         problems += check_compiled_neuroncores(api, capacity.family, path)
+        problems += check_torus_device_count(api, capacity, path)
     problems += check_replica_fits(
         api, capacity, path, neuron_monitor=neuron_monitor, container_insights=container_insights
     )
@@ -561,19 +652,12 @@ def _check_api_on(
     return problems
 
 
+ENV_TEMPLATE_SIZE = rule("ENV007", "error", "the APIs' env values fit in the APIs stack template")
+
+
 def check_config(config: InferentiaConfig) -> list[Problem]:
     """Every cross-field problem in ``config`` (errors and warnings), in document order."""
-    problems: list[Problem] = []
-    system = config.cluster.system_node_group
-    if not system.min_size <= system.desired_size <= system.max_size:
-        problems.append(
-            Problem(
-                ("cluster", "system_node_group", "desired_size"),
-                f"sizes must satisfy min_size <= desired_size <= max_size, got {system.min_size}, "
-                f"{system.desired_size}, {system.max_size}",
-            )
-        )
-    problems += check_nodes_quota(system.max_size, ("cluster", "system_node_group", "max_size"))
+    problems: list[Problem] = check_group_sizes(config.cluster.system_node_group, ("cluster", "system_node_group"))
     # Each group is checked and measured once, however many APIs run on it; the first group of a name wins.
     capacities: dict[int, NodeGroupCapacity | None] = {}
     groups: dict[str, tuple[int, NodeGroupSpec]] = {}
@@ -583,9 +667,11 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
         capacities[id(group)] = None if errors(group_problems) else NodeGroupCapacity.of(group)
         groups.setdefault(group.name, (i, group))
     for i, name in _duplicates([g.name for g in config.node_groups]):
-        problems.append(Problem(("node_groups", i, "name"), f"node group name {name!r} is used more than once"))
+        problems.append(
+            NODE_GROUP_UNIQUE.problem(("node_groups", i, "name"), f"node group name {name!r} is used more than once")
+        )
     for i, name in _duplicates([a.name for a in config.apis]):
-        problems.append(Problem(("apis", i, "name"), f"API name {name!r} is used more than once"))
+        problems.append(API_UNIQUE.problem(("apis", i, "name"), f"API name {name!r} is used more than once"))
     plugin = config.device_plugin
     on_group: dict[str, list[tuple[Path, ApiSpec]]] = {}
     env_bytes = 0
@@ -624,7 +710,7 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
             )
     if env_bytes > MAX_ENV_TEMPLATE_BYTES:
         problems.append(
-            Problem(
+            ENV_TEMPLATE_SIZE.problem(
                 ("apis",),
                 f"the APIs' env values take {env_bytes} bytes in the APIs stack template, more than "
                 f"{MAX_ENV_TEMPLATE_BYTES // 1024} KiB of CloudFormation's 1 MB template limit; mount large values "
