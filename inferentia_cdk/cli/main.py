@@ -20,12 +20,12 @@ from typing import Any, TextIO
 from ..config.models import ApiSpec
 from ..config.problems import ConfigError, Problem
 from ..planning.capacity import NodeGroupCapacity
+from ..planning.cluster_facts import KNOWN_NODE_GROUP
 from ..planning.llm import LlmPlan, plan_llm
 from ..planning.loader import READ_FAILED, LoadedConfig, load_config
 from ..planning.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
 from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_api
 from ..planning.startup import startup_budget_seconds
-from ..planning.validation import KNOWN_NODE_GROUP
 
 EXIT_VALID = 0
 EXIT_INVALID = 2

@@ -32,7 +32,7 @@ class ApiEndpoint(Construct):
 
     The AWS Load Balancer Controller fills the target group with the API's ready pods (its ``TargetGroupBinding``
     is rendered with the API's other objects). ``DEREGISTRATION_DELAY_SECONDS`` is how long a leaving pod is given
-    to finish; the pods' pre-stop pause is longer (``core.endpoints``).
+    to finish; the pods' pre-stop pause is longer (``planning.endpoints``).
 
     :param api: the exposed API's plan: name, port, health path and listener rule priority.
     :param listener: the shared load balancer's listener (:class:`ApiLoadBalancer`).

@@ -39,7 +39,7 @@ class ApiLoadBalancer(Construct):
         documents, from ``catalog/data/``, granted through IRSA).
     :param vpc: the cluster's VPC. Internal load balancers sit in its private subnets, internet-facing ones in its
         public subnets.
-    :param plan: the endpoints plan (``core.endpoints.plan_endpoints``). With a certificate the listener is HTTPS on
+    :param plan: the endpoints plan (``planning.endpoints.plan_endpoints``). With a certificate the listener is HTTPS on
         443 with ``TLS_POLICY``, otherwise HTTP on 80 (internal only; the config rules refuse internet-facing HTTP).
         Only ``allowed_cidrs`` (default: ``vpc_cidr``) may connect, and only to the listener port; the load balancer
         itself reaches only ``vpc_cidr`` on the exposed APIs' ports.

@@ -171,9 +171,11 @@ def check_priorities(config: InferentiaConfig) -> list[Problem]:
 
 
 def output_id(api_name: str) -> str:
-    """The stack output of an API's URL: its name in CamelCase (output ids are alphanumeric), ``bert-large`` ->
-    ``BertLarge``."""
-    return "".join(part[:1].upper() + part[1:] for part in api_name.split("-"))
+    """The stack output of an API's URL: its name in CamelCase (output ids are alphanumeric) and ``Url``,
+    ``bert-large`` -> ``BertLargeUrl``. The suffix keeps it apart from every other id of the APIs stack (the nested
+    stacks ``Shard00``-``Shard31``) and from CDK's own (``BootstrapVersion``, ``CheckBootstrapVersion``,
+    ``CDKMetadata``), whatever the API is called."""
+    return "".join(part[:1].upper() + part[1:] for part in api_name.split("-")) + "Url"
 
 
 def plan_endpoints(config: InferentiaConfig) -> EndpointsPlan | None:
