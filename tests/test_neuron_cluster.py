@@ -242,3 +242,103 @@ def test_two_neuron_clusters_share_a_stack() -> None:
     second = NeuronCluster(stack, "Second", config=other)
     assert first.capacity.device_plugin is not second.capacity.device_plugin
     assert first.capacity.device_plugin.node.scope is first and second.capacity.device_plugin.node.scope is second
+
+
+def _zoned_config() -> Any:
+    from synth_support import EXAMPLES
+
+    from inferentia_cdk import load_config
+
+    config = load_config(EXAMPLES / "inferentia.yaml").config
+    zoned = config.cluster.model_copy(
+        update={"region": "us-east-1", "availability_zones": ["us-east-1b", "us-east-1d"]}
+    )
+    return config.model_copy(update={"cluster": zoned})
+
+
+def _environment_specific_stack(app: Any, stack_class: Any) -> Any:
+    import aws_cdk as cdk
+
+    return stack_class(app, "Platform", env=cdk.Environment(account="123456789012", region="us-east-1"))
+
+
+def test_named_zones_in_the_users_stack_need_that_stack_to_list_them(tmp_path: Path) -> None:
+    """aws-cdk-lib checks a VPC's zones against its stack's availability_zones: a stack of the user's own that lists
+    the config's zones (docs/constructs.md) synthesizes offline; one that does not asks the CDK CLI for a lookup."""
+    import aws_cdk as cdk
+
+    from inferentia_cdk import NeuronCluster
+    from inferentia_cdk.planning.endpoints import CLUSTER_VPC_CIDR
+
+    config = _zoned_config()
+    zones = list(config.cluster.availability_zones)
+
+    class PlatformStack(cdk.Stack):
+        @property
+        def availability_zones(self) -> list[str]:
+            return zones
+
+    app = cdk.App(outdir=str(tmp_path))
+    stack = _environment_specific_stack(app, PlatformStack)
+    NeuronCluster(stack, "Neuron", config=config)
+    assembly = app.synth()
+    assert "missing" not in json.loads((tmp_path / "manifest.json").read_text())
+    resources = assembly.get_stack_by_name("Platform").template["Resources"].values()
+    assert sorted({r["Properties"]["AvailabilityZone"] for r in resources if r["Type"] == "AWS::EC2::Subnet"}) == zones
+    (vpc,) = [r for r in resources if r["Type"] == "AWS::EC2::VPC"]
+    assert vpc["Properties"]["CidrBlock"] == CLUSTER_VPC_CIDR
+
+    unlisted = tmp_path / "unlisted"
+    plain_app = cdk.App(outdir=str(unlisted))
+    NeuronCluster(_environment_specific_stack(plain_app, cdk.Stack), "Neuron", config=config)
+    plain_app.synth()
+    missing = json.loads((unlisted / "manifest.json").read_text()).get("missing", [])
+    assert [entry["provider"] for entry in missing] == ["availability-zones"]
+
+
+def test_the_load_balancer_takes_the_cidr_of_the_vpc_it_sits_in() -> None:
+    """Our own VPC's CIDR is CLUSTER_VPC_CIDR; a caller's VPC gives its own when it is a literal (an imported or
+    looked-up VPC), and one whose CIDR is known only at deploy time is refused by the load balancer (ARG250)."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_ec2 as ec2
+    from synth_support import EXAMPLES
+
+    from inferentia_cdk import ConfigError, NeuronCluster, load_config
+    from inferentia_cdk.planning.endpoints import CLUSTER_VPC_CIDR
+
+    config = load_config(EXAMPLES / "full.yaml").config
+    assert config.endpoints is not None
+    app = cdk.App()
+    environment = cdk.Environment(account="123456789012", region="us-east-1")
+
+    own = NeuronCluster(cdk.Stack(app, "Own", env=environment), "Neuron", config=config)
+    assert own.api_load_balancer is not None and own.api_load_balancer.vpc_cidr == CLUSTER_VPC_CIDR
+
+    imported_stack = cdk.Stack(app, "Imported", env=environment)
+    imported = ec2.Vpc.from_vpc_attributes(
+        imported_stack,
+        "TeamVpc",
+        vpc_id="vpc-0123456789abcdef0",
+        vpc_cidr_block="172.16.0.0/16",
+        availability_zones=["us-east-1a", "us-east-1b"],
+        public_subnet_ids=["subnet-0a", "subnet-0b"],
+        public_subnet_ipv4_cidr_blocks=["172.16.0.0/24", "172.16.1.0/24"],
+        private_subnet_ids=["subnet-1a", "subnet-1b"],
+        private_subnet_ipv4_cidr_blocks=["172.16.32.0/19", "172.16.64.0/19"],
+    )
+    theirs = NeuronCluster(imported_stack, "Neuron", config=config, vpc=imported)
+    assert theirs.api_load_balancer is not None and theirs.api_load_balancer.vpc_cidr == "172.16.0.0/16"
+    assert theirs.api_load_balancer.subnet_cidrs == ("172.16.0.0/24", "172.16.1.0/24")
+    from inferentia_cdk.constructs.api_endpoint import ApiEndpoint
+
+    exposed = theirs.api_load_balancer.plan.apis[0]
+    endpoint = ApiEndpoint(
+        imported_stack, "Endpoint", api=exposed, listener=theirs.api_load_balancer.listener, vpc=imported
+    )
+    assert endpoint.target_group is not None
+
+    created_stack = cdk.Stack(app, "Created", env=environment)
+    created = ec2.Vpc(created_stack, "TeamVpc", availability_zones=["us-east-1a", "us-east-1b"])
+    with pytest.raises(ConfigError) as caught:
+        NeuronCluster(created_stack, "Neuron", config=config, vpc=created)
+    assert [p.code for p in caught.value.problems] == ["ARG250"]

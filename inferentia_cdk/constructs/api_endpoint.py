@@ -56,7 +56,8 @@ class ApiEndpoint(Construct):
             isinstance(listener, Construct) and hasattr(listener, "listener_arn") and hasattr(listener, "add_action")
         ):
             problems.append(argument_problem("listener", listener, "an Application Load Balancer listener"))
-        if not isinstance(vpc, Construct) or not hasattr(vpc, "vpc_id"):
+        # An imported or looked-up VPC is a jsii proxy of IVpc, no Construct.
+        if not (hasattr(vpc, "vpc_id") and hasattr(vpc, "select_subnets")):
             problems.append(argument_problem("vpc", vpc, "an aws_ec2.IVpc (the cluster's VPC)"))
         raise_for_errors(problems)
         super().__init__(scope, construct_id)

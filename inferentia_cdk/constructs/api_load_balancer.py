@@ -166,7 +166,8 @@ def _check_arguments(scope: Construct, *, cluster: object, vpc: object, plan: ob
     problems: list[Problem] = []
     if not isinstance(cluster, eks.Cluster):
         problems.append(argument_problem("cluster", cluster, "an aws_eks_v2.Cluster"))
-    if not isinstance(vpc, Construct) or not hasattr(vpc, "vpc_cidr_block"):
+    # jsii interfaces are no runtime classes, and an imported or looked-up VPC is a proxy of IVpc, no Construct.
+    if not (hasattr(vpc, "vpc_cidr_block") and hasattr(vpc, "select_subnets")):
         problems.append(argument_problem("vpc", vpc, "an aws_ec2.IVpc (the cluster's VPC)"))
     if not isinstance(plan, EndpointsPlan) or not isinstance(plan.spec, EndpointsSpec):
         problems.append(argument_problem("plan", plan, "an EndpointsPlan (plan_endpoints(config))"))

@@ -110,13 +110,13 @@ class NeuronCluster(Construct):
         error is raised at once as a ``ConfigError`` before any construct is added.
     :param vpc: default a VPC of its own (``CLUSTER_VPC_CIDR``; the zones ``cluster.availability_zones`` names, else
         ``cluster.max_azs`` of the region's; ``cluster.nat_gateways`` NAT gateways; flow logs to an encrypted log
-        group). With ``cluster.availability_zones`` set, the stack must list the same zones: aws-cdk-lib checks the
+        group). With ``cluster.availability_zones`` set, have the stack list the same zones: aws-cdk-lib checks the
         VPC's zones against the stack's ``availability_zones``, which an environment-specific stack otherwise looks
-        up (override that property as :class:`InferentiaClusterStack` does). A VPC of the caller's must have private
-        subnets with egress (``PRIVATE_WITH_EGRESS``): the control plane's network interfaces and every node go there
-        (nodes pull images and reach the EKS, EC2 and Auto Scaling APIs), and an internet-facing load balancer needs
-        public subnets. With ``endpoints``, its IPv4 CIDR must be a literal (``vpc_cidr_block`` of a looked-up VPC):
-        the load balancer's security group rules need it at synth.
+        up at synth (override that property as :class:`InferentiaClusterStack` does). A VPC of the caller's must
+        have private subnets with egress (``PRIVATE_WITH_EGRESS``): the control plane's network interfaces and every
+        node go there (nodes pull images and reach the EKS, EC2 and Auto Scaling APIs), and an internet-facing load
+        balancer needs public subnets. With ``endpoints``, its IPv4 CIDR must be a literal (``vpc_cidr_block`` of an
+        imported or looked-up VPC): the load balancer's security group rules need it at synth (else ``ARG250``).
 
     Every log group in it (aws-cdk-lib's own Lambda functions' included) is encrypted with :attr:`key`, which also
     encrypts Kubernetes secrets. :attr:`facts` is what :class:`InferentiaApi` builds against.
