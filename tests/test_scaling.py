@@ -32,12 +32,22 @@ from inferentia_cdk.planning.scaling import (
     METRIC_PERIOD_SECONDS,
     hpa_behavior,
     needs_keda,
-    periods_to_max,
 )
 from inferentia_cdk.planning.startup import DEFAULT_STARTUP_SECONDS
 from inferentia_cdk.planning.validation import check_api
 
 IMAGE = "public.ecr.aws/example/bert:1.0"
+
+
+def periods_to_max(behavior: dict[str, Any], min_replicas: int, max_replicas: int) -> int:
+    """How many scale-up periods ``behavior`` needs from ``min_replicas`` to ``max_replicas`` (the HPA's rule: with
+    selectPolicy Max, each period allows the largest step any policy allows)."""
+    replicas, periods = min_replicas, 0
+    policies = behavior["scaleUp"]["policies"]
+    while replicas < max_replicas:
+        step = max(math.ceil(replicas * p["value"] / 100) if p["type"] == "Percent" else p["value"] for p in policies)
+        replicas, periods = min(max_replicas, replicas + step), periods + 1
+    return periods
 
 
 def _config(*apis: dict[str, Any], **sections: Any) -> dict[str, Any]:

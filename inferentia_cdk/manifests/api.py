@@ -34,8 +34,8 @@ from .model_storage import engine_command, engine_env, model_storage_objects, mo
 from .node_contract import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NEURONCORE_RESOURCE, NODE_GROUP_LABEL
 from .scheduler import SCHEDULER_NAME
 
-# The node side of the contract (labels, taint, resource and scheduler names) comes from render_neuron, which renders
-# the node groups and the device plugin, so the two sides cannot drift apart.
+# The node side of the contract (labels, taint, resource and scheduler names) comes from node_contract, which the node
+# groups and the device plugin are built from, so the two sides cannot drift apart.
 Manifest = dict[str, Any]
 
 RUN_AS_USER: Final = 10001

@@ -104,17 +104,6 @@ def hpa_behavior(autoscaling: AutoscalingSpec, model_load_seconds: int) -> dict[
     }
 
 
-def periods_to_max(behavior: dict[str, Any], min_replicas: int, max_replicas: int) -> int:
-    """How many scale-up periods ``behavior`` needs from ``min_replicas`` to ``max_replicas`` (the HPA's rule: with
-    selectPolicy Max, each period allows the largest step any policy allows)."""
-    replicas, periods = min_replicas, 0
-    policies = behavior["scaleUp"]["policies"]
-    while replicas < max_replicas:
-        step = max(math.ceil(replicas * p["value"] / 100) if p["type"] == "Percent" else p["value"] for p in policies)
-        replicas, periods = min(max_replicas, replicas + step), periods + 1
-    return periods
-
-
 # --- rules -----------------------------------------------------------------------------------------------------------
 
 ALARM_TOPIC_ARN = rule("ARN161", "error", "alarm_topic_arn is an SNS topic of the cluster's partition and region")

@@ -24,6 +24,7 @@ from ..config.models import (
 from ..config.namespaces import RESERVED_NAMESPACES, RESERVED_PREFIX, reserved_namespace_reason
 from ..config.problems import RULES, Path, Problem, errors, rule, shown
 from .capacity import NodeGroupCapacity, node_allocatable
+from .cluster_facts import check_api_node_group
 from .endpoints import check_endpoints, check_operator_access
 from .llm import check_engine
 from .neuron_rules import check_lnc, check_torus_device_count
@@ -136,7 +137,6 @@ def check_nodes_quota(max_size: int, path: Path) -> list[Problem]:
 
 NODE_GROUP_UNIQUE = rule("NG009", "error", "node group names are unique")
 API_UNIQUE = rule("API006", "error", "API names are unique")
-KNOWN_NODE_GROUP = rule("API007", "error", "an API's node_group names a node group of the config")
 
 
 def _duplicates(names: Sequence[str]) -> Iterator[tuple[int, str]]:
@@ -753,13 +753,9 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
     for i, api in enumerate(config.apis):
         path: Path = ("apis", i)
         env_bytes += sum(_template_bytes(k) + _template_bytes(v) for k, v in api.env.items())
-        if api.node_group not in groups:
-            valid = _some(list(groups))
-            problems.append(
-                KNOWN_NODE_GROUP.problem(
-                    (*path, "node_group"), f"{shown(api.node_group)} is not a node group of this config; valid: {valid}"
-                )
-            )
+        unknown_group = check_api_node_group(api.node_group, list(groups), path)
+        if unknown_group:
+            problems += unknown_group
             problems += check_replica_bounds(api, path)
             continue
         api_group = groups[api.node_group][1]
