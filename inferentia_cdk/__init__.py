@@ -22,6 +22,7 @@ from .config.models import (
     SystemNodeGroupSpec,
 )
 from .config.problems import ConfigError, Problem
+from .planning.cluster_facts import NeuronClusterFacts
 from .planning.loader import load_config
 
 __version__ = "0.1.0"
@@ -35,12 +36,17 @@ _LAZY = {
     "NeuronDevicePlugin": "inferentia_cdk.constructs.neuron_device_plugin",
     "ClusterAutoscaler": "inferentia_cdk.constructs.cluster_autoscaler",
     "InferentiaApi": "inferentia_cdk.constructs.inferentia_api",
+    "NeuronCluster": "inferentia_cdk.constructs.neuron_cluster",
+    "NeuronCapacity": "inferentia_cdk.constructs.neuron_capacity",
     "NeuronQuotaCheck": "inferentia_cdk.constructs.neuron_quota_check",
     "ModelStorage": "inferentia_cdk.constructs.model_storage",
     "ModelAccess": "inferentia_cdk.constructs.model_access",
 }
 
 if TYPE_CHECKING:
+    from .constructs.inferentia_api import InferentiaApi
+    from .constructs.neuron_capacity import NeuronCapacity
+    from .constructs.neuron_cluster import NeuronCluster
     from .stacks.apis_stack import InferentiaApisStack
     from .stacks.app import build_app
     from .stacks.cluster_stack import InferentiaClusterStack
@@ -65,10 +71,14 @@ __all__ = [
     "ConfigError",
     "DevicePluginSpec",
     "EngineSpec",
+    "InferentiaApi",
     "InferentiaApisStack",
     "InferentiaClusterStack",
     "InferentiaConfig",
     "ModelSpec",
+    "NeuronCapacity",
+    "NeuronCluster",
+    "NeuronClusterFacts",
     "NodeGroupSpec",
     "Problem",
     "SystemNodeGroupSpec",

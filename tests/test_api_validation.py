@@ -27,9 +27,10 @@ from inferentia_cdk.planning.capacity import (
     node_allocatable,
 )
 from inferentia_cdk.planning.loader import load_config, parse_config
+from inferentia_cdk.planning.packing import cpu_millicores, memory_mib
 from inferentia_cdk.planning.serving_env import RESERVED_ENV_NAMES
 from inferentia_cdk.planning.sizing import size_replica
-from inferentia_cdk.planning.validation import check_api, cpu_millicores, memory_mib
+from inferentia_cdk.planning.validation import check_api
 
 KUBERNETES_VERSION = "1.35"
 

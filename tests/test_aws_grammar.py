@@ -284,24 +284,6 @@ def test_every_namespace_the_renderers_and_constructs_write_is_reserved() -> Non
     assert written <= RESERVED_NAMESPACES, f"namespaces used but not reserved: {sorted(written - RESERVED_NAMESPACES)}"
 
 
-@pytest.mark.parametrize(
-    ("name", "output"),
-    [
-        ("bootstrap-version", "BootstrapVersion"),
-        ("check-bootstrap-version", "CheckBootstrapVersion"),
-        ("c-d-k-metadata", "CDKMetadata"),
-    ],
-)
-def test_an_api_output_may_not_shadow_cdks_own(name: str, output: str) -> None:
-    data = _config()
-    data["apis"][0]["name"] = name
-    (problem,) = _problems(data)
-    assert (problem.code, problem.location) == ("NAME171", "apis[0].name")
-    assert output in problem.message
-    data["apis"][0]["endpoint"] = False
-    assert _problems(data) == []
-
-
 # --- numbers ----------------------------------------------------------------------------------------------------------
 
 

@@ -190,4 +190,4 @@ def test_autoscaler_and_metrics_server_can_be_turned_off() -> None:
     on, off = build(True), build(False)
     assert contents(on)[0] == 1 and "MetricsServer" in contents(on)[1]
     assert contents(off)[0] == 0 and "MetricsServer" not in contents(off)[1]
-    assert off.cluster_autoscaler is None and off.metrics_server is None
+    assert off.neuron_cluster.capacity.cluster_autoscaler is None and off.neuron_cluster.metrics_server is None

@@ -89,7 +89,7 @@ def test_cluster_runs_the_default_kubernetes_version_with_a_kubectl_of_the_same_
 
 def test_every_supported_version_has_an_aws_cdk_lib_version_and_pinned_add_on_images() -> None:
     from inferentia_cdk.catalog import versions
-    from inferentia_cdk.stacks.cluster_stack import KUBERNETES_VERSIONS
+    from inferentia_cdk.constructs.neuron_cluster import KUBERNETES_VERSIONS
 
     assert tuple(KUBERNETES_VERSIONS) == versions.KUBERNETES_VERSIONS == ("1.35", "1.36")
     for images in (versions.KUBE_SCHEDULER_IMAGES, versions.CLUSTER_AUTOSCALER_IMAGES):

@@ -122,7 +122,7 @@ def test_cross_field_rules_are_located(tmp_path: Path) -> None:
         ":5: node_groups[0].instance_types[1]: 'm5.large' is not a Neuron instance type; valid: inf1.xlarge" in joined
     )
     assert "[NG002]" in joined
-    assert "apis[0].node_group: 'nope' is not a node group of this config; valid: inf1 [API007]" in joined
+    assert "apis[0].node_group: 'nope' is not a node group of this cluster; valid: inf1 [API007]" in joined
 
 
 @pytest.mark.parametrize(

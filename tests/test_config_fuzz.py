@@ -210,7 +210,7 @@ def check_one(path: Path, content: bytes) -> LoadedConfig | None:
         loaded, expected_lines = None, len(error.problems)
         assert error.problems
     else:
-        expected_lines = len(loaded.warnings)
+        expected_lines = len(loaded.warnings) + len(loaded.notes)
     code, _, err = run("validate", str(path))
     assert code == (EXIT_VALID if loaded else EXIT_INVALID), err
     lines = err.splitlines()

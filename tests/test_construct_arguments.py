@@ -111,7 +111,9 @@ def test_a_certificate_of_another_region_than_the_stacks_is_refused() -> None:
 
 
 def test_a_valid_load_balancer_opens_only_its_listener_and_the_api_ports(cluster: eks.Cluster, vpc: ec2.Vpc) -> None:
-    plan = EndpointsPlan(EndpointsSpec(), (API, replace(API, name="resnet", port=9000, output_id="Resnet", priority=9)))
+    plan = EndpointsPlan(
+        EndpointsSpec(), (API, replace(API, name="resnet", port=9000, output_id="ResnetUrl", priority=9))
+    )
     built = ApiLoadBalancer(
         cdk.Stack.of(cluster), "Accepted", cluster=cluster, vpc=vpc, plan=plan, vpc_cidr="10.0.0.0/16"
     )

@@ -137,7 +137,7 @@ def test_names_that_make_one_stack_output_are_refused() -> None:
     data["apis"][0]["name"], data["apis"][1]["name"] = "bert-large", "bert--large"
     problem = _only(data)
     assert (problem.location, problem.code) == ("apis[1].name", "EP012")
-    assert "'bert-large' and 'bert--large' both make the stack output 'BertLarge'" in problem.message
+    assert "'bert-large' and 'bert--large' both make the stack output 'BertLargeUrl'" in problem.message
     data["apis"][1]["endpoint"] = False
     assert _problems(data) == []
 
@@ -356,7 +356,7 @@ def test_an_exposed_api_gets_a_target_group_a_rule_and_a_url(full_app: Synthesiz
     assert (rewrite["Regex"], rewrite["Replace"]) == ("^/bert-large/?(.*)$", "/$1")
     assert rule["Properties"]["Priority"] == derived_priority("bert-large")
     assert apis["Outputs"] == {
-        "BertLarge": {"Description": "URL of API bert-large", "Value": "https://api.example.com/bert-large/"}
+        "BertLargeUrl": {"Description": "URL of API bert-large", "Value": "https://api.example.com/bert-large/"}
     }
 
 

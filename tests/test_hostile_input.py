@@ -613,7 +613,8 @@ def test_min_replicas_that_fit_only_the_larger_types_is_a_warning(tmp_path: Path
     text = VALID.replace("[inf1.xlarge]", "[inf1.xlarge, inf1.6xlarge]").replace("max_size: 2", "max_size: 1")
     text = text.replace("mem: 2Gi}", "mem: 2Gi}\n    autoscaling: {min_replicas: 3, max_replicas: 3}")
     err = accepted(tmp_path, text)
-    assert "apis[0].autoscaling.min_replicas: warning: " in err and "[CAP005]" in err
+    assert "apis[0].autoscaling.min_replicas: warning: the min_replicas of this API fit node group 'inf1'" in err
+    assert err.rstrip().endswith("[CAP005]")
 
 
 def test_the_min_replicas_of_all_apis_on_a_group_must_fit_together(tmp_path: Path) -> None:
@@ -622,8 +623,9 @@ def test_the_min_replicas_of_all_apis_on_a_group_must_fit_together(tmp_path: Pat
         "  - {name: gpt, node_group: inf1, image: i:1, compute: {mem: 2Gi},"
         " autoscaling: {min_replicas: 2, max_replicas: 2}}\n"
     )
-    ((_, message),) = rejected(tmp_path, text, "CAP006", "need 4 Neuron chips at once")
-    assert message.startswith("node_groups[0].max_size: the min_replicas of APIs bert, gpt")
+    ((_, message),) = rejected(tmp_path, text, "need 4 inf1.xlarge nodes of node group 'inf1' at once")
+    assert message.startswith("node_groups[0].max_size: the min_replicas of APIs bert 2, gpt 2")
+    assert message.endswith("[CAP006]")
 
 
 def test_the_single_api_rule_holds_on_the_construct_path_too() -> None:
@@ -757,26 +759,54 @@ def test_device_plugin_arguments(cluster: Any) -> None:
 def test_inferentia_api_arguments(cluster: Any) -> None:
     from inferentia_cdk.constructs.inferentia_api import InferentiaApi
 
-    group = NodeGroupSpec(name="g", instance_types=["inf2.xlarge"])
     rendered = _refused(
         cluster,
         lambda scope, cid: InferentiaApi(
-            scope, cid, cluster=cluster, spec={"name": "a"}, node_group=group, scheduler_extension="yes"
+            scope, cid, cluster=cluster, spec={"name": "a"}, facts=None, endpoint="tg", region=7
         ),
     )
-    assert rendered[0].startswith("spec: {'name': 'a'} is not valid; valid: an ApiSpec")
-    assert rendered[1].startswith("scheduler_extension: 'yes' is not valid; valid: True or False")
+    assert rendered[0].startswith("facts: None is not valid; valid: NeuronClusterFacts")
+    assert rendered[1].startswith("spec: {'name': 'a'} is not valid; valid: an ApiSpec")
+    assert rendered[2].startswith("endpoint: 'tg' is not valid; valid: None (cluster-internal) or an EndpointTarget")
+    assert rendered[3].startswith("region: 7 is not valid; valid: None or a region name")
 
 
-def test_inferentia_api_reports_its_invalid_node_groups_problems(cluster: Any) -> None:
-    from inferentia_cdk.constructs.inferentia_api import InferentiaApi
+def test_cluster_facts_report_their_invalid_node_groups_problems() -> None:
+    from inferentia_cdk.planning.cluster_facts import NeuronClusterFacts
 
     group = NodeGroupSpec(name="g", instance_types=["m5.large"])
-    spec = ApiSpec(name="a", node_group="g", image="i:1")
+    with pytest.raises(ConfigError) as caught:
+        NeuronClusterFacts(
+            cluster_name="ml", kubernetes_version="1.36", node_groups=(group, group), neuron_monitor="yes"
+        )
+    rendered = [p.render() for p in caught.value.problems]
+    assert rendered[0].startswith("node_groups[0].instance_types[0]: 'm5.large' is not a Neuron instance type")
+    assert rendered[1].startswith("node_groups[1].name: node group name 'g' is used more than once")
+    assert rendered[2].startswith("neuron_monitor: 'yes' is not valid; valid: True or False")
+
+
+def test_api_monitoring_arguments(cluster: Any) -> None:
+    from inferentia_cdk.constructs.api_monitoring import ApiMonitoring
+
     rendered = _refused(
-        cluster, lambda scope, cid: InferentiaApi(scope, cid, cluster=cluster, spec=spec, node_group=group)
+        cluster,
+        lambda scope, cid: ApiMonitoring(
+            scope,
+            cid,
+            api_name=5,
+            cluster_name="a b",
+            signal="cpu",
+            container_insights="false",
+            alarm_topic_arn="arn:aws:sns:nowhere",
+        ),
     )
-    assert rendered[0].startswith("node_group.instance_types[0]: 'm5.large' is not a Neuron instance type")
+    assert [line.split(":")[0] for line in rendered] == [
+        "api_name",
+        "signal",
+        "container_insights",
+        "alarm_topic_arn",
+        "cluster_name",
+    ]
 
 
 def test_quota_check_arguments(cluster: Any) -> None:

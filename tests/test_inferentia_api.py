@@ -7,6 +7,7 @@ cluster template can be compared byte for byte with full_app's), plus a copy of 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -291,18 +292,23 @@ def test_an_app_without_apis_synthesizes_an_empty_apis_stack_without_warnings(sy
     assert synth.messages["InferentiaApis"] == []
 
 
+def _facts(synth: Synth, *, scheduler_extension: bool) -> Any:
+    from inferentia_cdk.planning.cluster_facts import NeuronClusterFacts
+
+    facts = NeuronClusterFacts.of(synth.config)
+    return dataclasses.replace(facts, scheduler_extension=scheduler_extension)
+
+
 def test_construct_raises_every_error_before_creating_anything(synth: Synth) -> None:
     from inferentia_cdk.constructs.inferentia_api import InferentiaApi
 
     stack, cluster = _probe_stack()
     spec = synth.config.apis[0].model_copy(update={"processes_per_replica": 3, "compiled_neuroncores": 16})
-    node_group = synth.config.node_group(spec.node_group)
-    assert node_group is not None
     with pytest.raises(ConfigError) as caught:
-        InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=node_group)
+        InferentiaApi(stack, "Api", cluster=cluster, spec=spec, facts=_facts(synth, scheduler_extension=False))
     found = {(p.location, p.code) for p in caught.value.problems}
     assert ("apis.bert-large.processes_per_replica", "NCG001") in found
-    # 2 of 4 chips, and scheduler_extension defaults to False
+    # 2 of 4 chips, and the cluster runs no scheduler extension
     assert ("apis.bert-large.compute.inf", "NCG004") in found
     assert stack.node.try_find_child("Api") is None
 
@@ -317,9 +323,7 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
     bert = synth.config.apis[0]
     on_cores = bert.autoscaling.model_copy(update={"metric": "neuroncore_utilization", "target": None})
     spec = bert.model_copy(update={"processes_per_replica": 1, "compiled_neuroncores": 2, "autoscaling": on_cores})
-    node_group = synth.config.node_group(spec.node_group)
-    assert node_group is not None
-    created = InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=node_group, scheduler_extension=True)
+    created = InferentiaApi(stack, "Api", cluster=cluster, spec=spec, facts=_facts(synth, scheduler_extension=True))
     assert created.sizing.ncg_size == 8
     assert created.namespace == "bert-large"
     assert [w.path for w in created.warnings] == [("apis", "bert-large", "compiled_neuroncores")]
@@ -331,25 +335,31 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
         "Quiet",
         cluster=cluster,
         spec=spec.model_copy(update={"name": "quiet"}),
-        node_group=node_group,
-        scheduler_extension=True,
+        facts=_facts(synth, scheduler_extension=True),
         acknowledge={"NCG003": "compiled for one core on purpose"},
     )
     assert quiet.warnings == () and [a.problem.code for a in quiet.acknowledged] == ["NCG003"]
     assert [entry for entry in quiet.node.metadata if entry.type == "aws:cdk:warning"] == []
-    assert isinstance(created, eks.KubernetesManifest)  # the manifest itself: no construct node in between
-    resource = created.node.find_child("Resource").node.default_child
+    assert isinstance(created.manifest, eks.KubernetesManifest)
+    assert created.node.default_child is created.manifest  # "Default": the manifest's logical id is the API's
+    resource = created.manifest.node.find_child("Resource").node.default_child
     assert resource.cfn_resource_type == "Custom::AWSCDK-EKS-KubernetesResource"
     assert len(created.objects) == 7  # the CPU HPA's place taken by a TriggerAuthentication and a ScaledObject
 
 
-def test_construct_rejects_a_node_group_other_than_the_one_named(synth: Synth) -> None:
+def test_construct_rejects_a_node_group_the_cluster_lacks(synth: Synth) -> None:
     from inferentia_cdk.constructs.inferentia_api import InferentiaApi
 
     stack, cluster = _probe_stack()
-    spec, other = synth.config.apis[0], synth.config.node_groups[1]
-    with pytest.raises(ValueError, match="inf2-spot"):
-        InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=other)
+    spec = synth.config.apis[0].model_copy(update={"node_group": "inf9-none"})
+    facts = _facts(synth, scheduler_extension=True)
+    with pytest.raises(ConfigError) as caught:
+        InferentiaApi(stack, "Api", cluster=cluster, spec=spec, facts=facts)
+    (problem,) = caught.value.problems
+    assert problem.code == "API007"
+    assert problem.path == ("apis", "bert-large", "node_group")
+    assert all(name in problem.message for name in facts.node_group_names)
+    assert stack.node.try_find_child("Api") is None
 
 
 def test_construct_refuses_requests_per_replica_without_a_target_group(synth: Synth) -> None:
@@ -358,8 +368,6 @@ def test_construct_refuses_requests_per_replica_without_a_target_group(synth: Sy
     stack, cluster = _probe_stack()
     spec = synth.config.apis[0]
     assert spec.autoscaling.metric == "requests_per_replica"
-    node_group = synth.config.node_group(spec.node_group)
-    assert node_group is not None
     with pytest.raises(ConfigError, match=r"apis\.bert-large\.autoscaling\.metric: .*\[SCL005\]"):
-        InferentiaApi(stack, "Api", cluster=cluster, spec=spec, node_group=node_group, scheduler_extension=True)
+        InferentiaApi(stack, "Api", cluster=cluster, spec=spec, facts=_facts(synth, scheduler_extension=True))
     assert stack.node.try_find_child("Api") is None

@@ -242,7 +242,7 @@ def test_bottlerocket_and_spot_on_request(full_app: Synthesized) -> None:
 def test_stack_exposes_neuron_nodegroups_by_name(full_app: Synthesized) -> None:
     from aws_cdk import aws_eks_v2 as eks
 
-    groups = full_app.stacks["cluster"].neuron_nodegroups
+    groups = full_app.stacks["cluster"].neuron_cluster.capacity.neuron_nodegroups
     assert set(groups) == {g.name for g in full_app.stacks["cluster"].config.node_groups}
     for name, group in groups.items():
         assert isinstance(group.nodegroup, eks.Nodegroup)

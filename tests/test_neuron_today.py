@@ -303,7 +303,9 @@ apis:
 """
     out = _plan(tmp_path, text)
     assert out.count("neuroncores 1 (2 per inf2 chip; other pods may hold the rest of its chips)") == 2
-    assert "2 per node by NeuronCores" in out
+    assert out.count("2 per inf2.xlarge node when alone (limited by its NeuronCores)") == 2
+    # Packed together, the two one-core replicas share the one chip of a single node.
+    assert "| small      | inf2.xlarge | on-demand |      1 |        1 |         1 |        1 |" in out
 
 
 # --- pins -------------------------------------------------------------------------------------------------------------

@@ -273,18 +273,21 @@ def test_without_cloudwatch_signals_there_is_no_keda_and_no_add_on(cpu_only: dic
     ]
 
 
-def test_each_api_is_its_manifest_and_its_dashboard_with_no_node_between(full_app: Synthesized) -> None:
-    """One construct node per API's manifest and per dashboard, as a hand-written app has (bench/PROFILE.md): at 1,000
-    APIs a wrapping node each cost about 0.9 s of synth."""
+def test_each_api_holds_its_manifest_and_its_dashboard_as_default_children(full_app: Synthesized) -> None:
+    """The API and its monitoring hold their resource as the child ``Default``, which CDK leaves out of logical ids:
+    the manifest's logical id is the API's, and the dashboard's and alarms' follow the monitoring construct."""
     from aws_cdk import aws_cloudwatch as cloudwatch
     from aws_cdk import aws_eks_v2 as eks
 
     apis_stack = full_app.stacks["apis"]
     shards = set(apis_stack.shards.values())
     for name, api in apis_stack.apis.items():
-        assert isinstance(api, eks.KubernetesManifest) and api.node.scope in shards, name
+        assert isinstance(api.manifest, eks.KubernetesManifest) and api.node.default_child is api.manifest, name
+        api_scope = api.node.scope
+        assert api_scope is not None and api_scope.node.id == name and api_scope.node.scope in shards
     assert apis_stack.monitoring
     for name, monitoring in apis_stack.monitoring.items():
-        assert isinstance(monitoring, cloudwatch.Dashboard) and monitoring.node.scope in shards, name
+        assert isinstance(monitoring.dashboard, cloudwatch.Dashboard), name
+        assert monitoring.node.default_child is monitoring.dashboard
         for alarm in monitoring.alarms:
-            assert alarm.node.scope is monitoring
+            assert alarm.node.scope is monitoring.dashboard

@@ -1,6 +1,6 @@
 """How APIs are placed in stacks: a fixed set of nested shards picked by a hash of each API's name.
 
-The placement rule is pure (``core.placement``), so its stability is tested over whole name lists without CDK. This
+The placement rule is pure (``planning.placement``), so its stability is tested over whole name lists without CDK. This
 module synthesizes once, in one app: the benchmark's 1,000-API config (bench/synth_bench.py) with 100 of its APIs
 behind the load balancer, and a variant of it that keeps 40 of those APIs, adds one, renames one and drops the rest.
 """

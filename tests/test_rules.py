@@ -26,11 +26,12 @@ CONFIGS_PER_STRATEGY = 300
 
 
 def reported(path: Path, content: bytes) -> list[Problem]:
-    """Every problem ``load_config`` reports on ``content``: the errors it raises, or the warnings it keeps."""
+    """Every problem ``load_config`` reports on ``content``: the errors it raises, or the warnings and notes kept."""
     path.unlink(missing_ok=True)
     path.write_bytes(content)
     try:
-        return list(load_config(path).warnings)
+        loaded = load_config(path)
+        return [*loaded.warnings, *loaded.notes]
     except ConfigError as error:
         return list(error.problems)
 
@@ -96,7 +97,7 @@ def test_no_problem_is_built_without_a_rule() -> None:
 def test_every_registered_code_follows_the_grammar_and_has_a_summary() -> None:
     for code, registered in RULES.items():
         assert RULE_CODE.fullmatch(code) and registered.code == code
-        assert registered.severity in ("error", "warning")
+        assert registered.severity in ("error", "warning", "note")
         assert registered.summary and "\n" not in registered.summary
 
 
@@ -249,7 +250,8 @@ def test_validate_prints_each_warning_once(tmp_path: Path) -> None:
     )
     code, out, err = _run("validate", _file(tmp_path, text))
     lines = err.splitlines()
-    assert code == EXIT_VALID and len(lines) == len(set(lines)) == 3, err
+    assert code == EXIT_VALID and len(lines) == len(set(lines)), err
+    assert [line.rsplit(" ", 1)[-1] for line in lines] == ["[NG005]", "[NG006]", "[API009]", "[CAP504]"]
     assert "3 warnings" in out
 
 

@@ -27,17 +27,27 @@ from inferentia_cdk.manifests.api import render_api
 from inferentia_cdk.manifests.scaling import autoscaler_objects
 from inferentia_cdk.planning.capacity import CONTAINER_INSIGHTS_DAEMONSETS, NodeGroupCapacity, node_allocatable
 from inferentia_cdk.planning.loader import load_config, parse_config
+from inferentia_cdk.planning.packing import group_load
 from inferentia_cdk.planning.scaling import (
     METRIC_PERIOD_SECONDS,
     hpa_behavior,
     needs_keda,
-    periods_to_max,
-    replica_capacity,
 )
 from inferentia_cdk.planning.startup import DEFAULT_STARTUP_SECONDS
 from inferentia_cdk.planning.validation import check_api
 
 IMAGE = "public.ecr.aws/example/bert:1.0"
+
+
+def periods_to_max(behavior: dict[str, Any], min_replicas: int, max_replicas: int) -> int:
+    """How many scale-up periods ``behavior`` needs from ``min_replicas`` to ``max_replicas`` (the HPA's rule: with
+    selectPolicy Max, each period allows the largest step any policy allows)."""
+    replicas, periods = min_replicas, 0
+    policies = behavior["scaleUp"]["policies"]
+    while replicas < max_replicas:
+        step = max(math.ceil(replicas * p["value"] / 100) if p["type"] == "Percent" else p["value"] for p in policies)
+        replicas, periods = min(max_replicas, replicas + step), periods + 1
+    return periods
 
 
 def _config(*apis: dict[str, Any], **sections: Any) -> dict[str, Any]:
@@ -347,12 +357,14 @@ def test_keda_schemas_refuse_what_the_crd_refuses(kind: str, change: Any) -> Non
 def test_capacity_at_max_replicas_counts_chips_cpu_and_memory() -> None:
     group = NodeGroupSpec(name="g", instance_types=["inf1.6xlarge"], max_size=3)
     by_chips = ApiSpec(name="a", node_group="g", image=IMAGE, compute={"inf": 1}, autoscaling={"max_replicas": 9})
-    at_max = replica_capacity(by_chips, NodeGroupCapacity.of(group))
-    assert (at_max.replicas_per_node, at_max.nodes_at_max, at_max.vcpus_at_max) == (4, 3, 72)
+    capacity = NodeGroupCapacity.of(group)
+    load = group_load(capacity, [by_chips], capacity.instance_types[0])
+    assert load.per_node("a") == (4, "chips")
+    assert load.at_max.node_count == 3
     by_memory = by_chips.model_copy(update={"compute": by_chips.compute.model_copy(update={"mem": "20Gi"})})
-    at_max = replica_capacity(by_memory, NodeGroupCapacity.of(group))
-    assert (at_max.replicas_per_node, at_max.nodes_at_max) == (2, 5)
-    assert not at_max.fits_group
+    load = group_load(capacity, [by_memory], capacity.instance_types[0])
+    assert load.per_node("a") == (2, "memory_mib")
+    assert load.at_max.node_count == 5 > capacity.max_nodes
 
 
 def test_versions_pin_an_add_on_that_publishes_neuron_metrics_through_pod_identity() -> None:
@@ -388,4 +400,4 @@ def test_plan_shows_each_signal_target_and_capacity_at_max(tmp_path: Path) -> No
     assert (bert["replicas_per_node"], bert["nodes_at_max_replicas"], bert["vcpus_at_max_replicas"]) == (2, 1, 24)
     code, text = _plan(examples / "full.yaml")
     assert "scaling: requests_per_replica at 20 requests/s per replica (via KEDA)" in text
-    assert "at max_replicas 4: 4 node(s), 16 vCPUs" in text
+    assert "| resnet50      | inf2-spot  | 2 x 1 cores | 2-4      | 1 (Neuron chips) | 2/3 " in text

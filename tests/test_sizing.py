@@ -6,8 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inferentia_cdk.catalog import FAMILIES
-from inferentia_cdk.planning.sizing import describe_memory, divisors, size_replica, valid_processes_per_replica
+from inferentia_cdk.catalog import FAMILIES, NeuronFamily
+from inferentia_cdk.planning.sizing import describe_memory, divisors, size_replica
+
+
+def valid_processes_per_replica(family: NeuronFamily, inf: int) -> tuple[int, ...]:
+    """The process counts that split ``inf`` chips' NeuronCores evenly (1, 2, 4, 8 for 2 inf1 chips)."""
+    return divisors(family.cores_per_chip * inf)
 
 
 def test_two_inf1_chips_give_eight_neuroncores() -> None:

@@ -3,190 +3,25 @@
 No CDK import anywhere on this path (``import inferentia_cdk.cli`` must not load ``aws_cdk``): the commands answer in
 well under a second, without starting jsii and Node.
 
-Exit status of ``validate`` and ``plan``: 0 for a valid config (warnings are printed but do not fail), 2 for an
-invalid one, with one line per problem ``<file>:<line>: <path>: <message>``.
+Exit status of ``validate`` and ``plan``: 0 for a valid config (warnings and notes are printed but do not fail), 2 for
+an invalid one, with one line per problem ``<file>:<line>: <path>: <message>``; ``plan --prices live`` exits 1 when
+the AWS Price List API cannot be read (no credentials, no network, access denied).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, TextIO
 
-from ..config.models import ApiSpec
-from ..config.problems import ConfigError, Problem
-from ..planning.capacity import NodeGroupCapacity
-from ..planning.llm import LlmPlan, plan_llm
+from ..config.problems import ConfigError
 from ..planning.loader import READ_FAILED, LoadedConfig, load_config
-from ..planning.scaling import ReplicaCapacity, ScalingSignal, replica_capacity, signal_of
-from ..planning.sizing import ReplicaSizing, describe_memory, divisors, size_api
-from ..planning.startup import startup_budget_seconds
-from ..planning.validation import KNOWN_NODE_GROUP
 
 EXIT_VALID = 0
 EXIT_INVALID = 2
 PROG = "inferentia-cdk"
-
-
-@dataclass(frozen=True)
-class ApiPlan:
-    """What ``plan`` reports for one API: its NCG layout on its node group, and advice."""
-
-    spec: ApiSpec
-    capacity: NodeGroupCapacity
-    sizing: ReplicaSizing
-    warnings: tuple[Problem, ...]
-    signal: ScalingSignal
-    at_max: ReplicaCapacity
-    """Nodes and vCPUs this API needs at max_replicas, counting chips, CPU and memory per node."""
-    llm: LlmPlan | None = None
-    """The engine's degree, device memory per NeuronCore, startup budget and S3 grants (engine APIs only)."""
-
-    @property
-    def compiled_neuroncores(self) -> int:
-        """The model's compiled cores; the NCG size when the config leaves it out."""
-        return self.spec.compiled_neuroncores or self.sizing.ncg_size
-
-    @property
-    def replicas_per_node(self) -> int:
-        """Replicas that fit on the node with the fewest chips, counting NeuronCores only."""
-        return self.capacity.neuroncores_per_node // self.sizing.neuroncores
-
-    def request_line(self) -> str:
-        """How the replica's NeuronCores follow from its request and the group's LNC."""
-        compute, family = self.spec.compute, self.sizing.family
-        lnc = f" at LNC {family.lnc}" if family.has_lnc else ""
-        if compute.unit == "chips":
-            return (
-                f"inf {compute.amount} x {family.cores_per_chip} NeuronCores per {family.name} chip{lnc} "
-                f"= {self.sizing.neuroncores} NeuronCores per replica"
-            )
-        return (
-            f"neuroncores {compute.amount} ({family.cores_per_chip} per {family.name} chip{lnc}; other pods may "
-            "hold the rest of its chips)"
-        )
-
-    def advice(self) -> list[str]:
-        """The warnings about this API, else the throughput-versus-latency reading of its layout."""
-        if self.warnings:
-            return [w.message for w in self.warnings]
-        size, cores = self.sizing.ncg_size, self.sizing.neuroncores
-        if self.llm is not None:
-            return [
-                f"one vLLM server per replica, tensor-parallel over its {cores} NeuronCores: for throughput, raise "
-                "max_replicas, or engine.max_num_seqs while the headroom allows"
-            ]
-        if size == 1:
-            return [
-                "throughput layout: one model copy per NeuronCore. If latency matters more, compile for more cores "
-                f"and lower processes_per_replica (valid: {', '.join(map(str, divisors(cores)))})"
-            ]
-        return [
-            f"latency layout: each model copy spans {size} NeuronCores. If the model compiles for fewer cores, "
-            "throughput rises by running more copies: compile for the fewest cores it allows and raise "
-            f"processes_per_replica (valid: {', '.join(map(str, divisors(cores)))})"
-        ]
-
-    def as_json(self) -> dict[str, Any]:
-        family = self.sizing.family
-        first = self.sizing.groups[0]
-        return {
-            "name": self.spec.name,
-            "node_group": self.spec.node_group,
-            "instance_types": list(self.capacity.instance_type_names),
-            "family": family.name,
-            "inf": self.spec.compute.inf,
-            "requested_neuroncores": self.spec.compute.neuroncores,
-            "lnc": family.lnc,
-            "cores_per_chip": family.cores_per_chip,
-            "processes_per_replica": self.spec.processes_per_replica,
-            "threads_per_process": self.spec.threads_per_process,
-            "ncg_size": self.sizing.ncg_size,
-            "ncg_count": self.sizing.ncg_count,
-            "neuroncores": self.sizing.neuroncores,
-            "compiled_neuroncores": self.compiled_neuroncores,
-            "device_memory_kind": family.device_memory_kind,
-            "device_memory_gib_per_ncg": first.device_memory_gib,
-            "device_memory_share_gib_per_ncg": first.device_memory_share_gib,
-            "ncgs_sharing_a_chip": self.sizing.ncgs_per_chip,
-            "replicas_per_node": self.replicas_per_node,
-            "min_replicas": self.spec.autoscaling.min_replicas,
-            "max_replicas": self.spec.autoscaling.max_replicas,
-            "scaling": {
-                "metric": self.signal.metric,
-                "target": self.signal.target,
-                "unit": self.signal.unit,
-                "via": "keda" if self.signal.via_keda else "hpa",
-                "replicas_per_node": self.at_max.replicas_per_node,
-                "nodes_at_max_replicas": self.at_max.nodes_at_max,
-                "vcpus_at_max_replicas": self.at_max.vcpus_at_max,
-                "node_group_max_size": self.at_max.group_max_nodes,
-            },
-            "ncgs": [
-                {
-                    "index": g.index,
-                    "cores": [g.first_core, g.last_core],
-                    "chips": list(g.chips),
-                    "device_memory_gib": g.device_memory_gib,
-                    "device_memory_share_gib": g.device_memory_share_gib,
-                    "shared_with": list(g.shared_with),
-                }
-                for g in self.sizing.groups
-            ],
-            "advice": self.advice(),
-            "llm": None if self.llm is None else self.llm.as_json(),
-        }
-
-    def as_text(self) -> str:
-        spec, sizing = self.spec, self.sizing
-        first = sizing.groups[0]
-        lines = [
-            f"{spec.name} (node group {spec.node_group}: {', '.join(self.capacity.instance_type_names)})",
-            f"  {self.request_line()}",
-            f"  processes_per_replica {spec.processes_per_replica} -> {sizing.ncg_count} NCG(s) of "
-            f"{sizing.ncg_size} NeuronCore(s); threads_per_process {spec.threads_per_process}",
-            f"  device memory per NCG: {describe_memory(first, sizing.family, whole_chips=sizing.whole_chips)}",
-            f"  compiled_neuroncores {self.compiled_neuroncores}"
-            + ("" if spec.compiled_neuroncores else " (default: the NCG size)"),
-            f"  replicas {spec.autoscaling.min_replicas}-{spec.autoscaling.max_replicas}, "
-            f"{self.replicas_per_node} per node by NeuronCores",
-            f"  scaling: {self.signal.describe()}",
-            f"  at max_replicas {spec.autoscaling.max_replicas}: {self.at_max.nodes_at_max} node(s), "
-            f"{self.at_max.vcpus_at_max} vCPUs ({self.at_max.replicas_per_node} replica(s) per node by NeuronCores, "
-            f"CPU and memory; node group max_size {self.at_max.group_max_nodes}"
-            + (")" if self.at_max.fits_group else ", too few: the rest stay Pending)"),
-        ]
-        lines += self.llm.as_text() if self.llm is not None else []
-        lines += [f"  advice: {line}" for line in self.advice()]
-        return "\n".join(lines)
-
-
-def plan_config(loaded: LoadedConfig) -> list[ApiPlan]:
-    """The plan of every API of a loaded (so valid) config."""
-    plans = []
-    neuron_monitor, container_insights = loaded.config.neuron_monitor(), loaded.config.container_insights()
-    for i, spec in enumerate(loaded.config.apis):
-        group = loaded.config.node_group(spec.node_group)
-        if group is None:  # load_config has rejected such a config already
-            raise ConfigError(
-                [KNOWN_NODE_GROUP.problem(("apis", i, "node_group"), f"{spec.node_group!r} is not a node group")]
-            )
-        capacity = NodeGroupCapacity.of(group)
-        sizing = size_api(spec.compute, capacity.family, spec.processes_per_replica)
-        own = tuple(w for w in loaded.warnings if w.path[:2] == ("apis", i))
-        at_max = replica_capacity(
-            spec,
-            capacity,
-            neuron_monitor=neuron_monitor,
-            container_insights=container_insights,
-        )
-        llm = plan_llm(spec, capacity.family, startup_budget_seconds(spec)) if spec.engine is not None else None
-        plans.append(ApiPlan(spec, capacity, sizing, own, signal_of(spec.autoscaling), at_max, llm))
-    return plans
 
 
 def load_or_report(path: str, err: TextIO) -> LoadedConfig | None:
@@ -211,15 +46,17 @@ def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = load_or_report(args.config, err)
     if loaded is None:
         return EXIT_INVALID
-    for warning in loaded.warnings:
-        print(warning.render(loaded.source), file=err)
+    for problem in (*loaded.warnings, *loaded.notes):
+        print(problem.render(loaded.source), file=err)
     counts = ", ".join(
         _count(n, noun)
         for n, noun in (
             (len(loaded.config.node_groups), "node group"),
             (len(loaded.config.apis), "API"),
             (len(loaded.warnings), "warning"),
+            (len(loaded.notes), "note"),
         )
+        if n or noun != "note"
     )
     acknowledged = f", {len(loaded.acknowledged)} acknowledged" if loaded.acknowledged else ""
     print(f"{loaded.source}: valid ({counts}{acknowledged})", file=out)
@@ -237,24 +74,10 @@ def run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = load_or_report(args.config, err)
     if loaded is None:
         return EXIT_INVALID
-    plans = plan_config(loaded)
-    if args.json:
-        document = {
-            "config": loaded.source,
-            "apis": [p.as_json() for p in plans],
-            "warnings": [w.render(loaded.source) for w in loaded.warnings],
-            "acknowledged": [a.as_json() for a in loaded.acknowledged],
-        }
-        print(json.dumps(document, indent=2), file=out)
-        return EXIT_VALID
-    for warning in loaded.warnings:
-        print(warning.render(loaded.source), file=err)
-    if not plans:
-        print(f"{loaded.source}: no APIs to plan", file=out)
-    else:
-        print("\n\n".join(p.as_text() for p in plans), file=out)
-    print_acknowledged(loaded, out)
-    return EXIT_VALID
+    # Imported here: only plan needs the cluster plan and its table library.
+    from .plan import run_plan as print_plan
+
+    return print_plan(args, loaded, out, err)
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -266,17 +89,19 @@ example:
   inferentia-cdk validate examples/inferentia.yaml
 
 exit status:
-  0  valid (warnings, if any, are printed to stderr and do not fail)
+  0  valid (warnings and notes, if any, are printed to stderr and do not fail)
   2  invalid: one '<file>:<line>: <path>: <message> [CODE]' line per problem on stderr
 """
 _PLAN_EPILOG = """\
 examples:
   inferentia-cdk plan examples/full.yaml
-  inferentia-cdk plan examples/full.yaml --json > plan.json
+  inferentia-cdk plan examples/full.yaml --json > plan.json   # shape: inferentia_cdk/cli/plan.schema.json
+  inferentia-cdk plan examples/full.yaml --prices live --region eu-west-1
 
 exit status:
   0  valid, plan printed
-  2  invalid: the problems, as validate prints them, and no plan
+  1  --prices live could not read the AWS Price List API (no credentials, no network, access denied)
+  2  invalid: the problems, as validate prints them, and no plan; or --prices live without a valid region
 """
 _QUOTA_EPILOG = """\
 examples:
@@ -327,14 +152,19 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     validate.add_argument("config", help="the inferentia-cdk config file (YAML)")
     plan = commands.add_parser(
         "plan",
-        help="show each API's NeuronCore Groups (sizes, counts, device memory, compiled cores, advice), its scaling "
-        "signal and target, and the nodes and vCPUs its max_replicas needs",
-        description="Show what a valid config deploys: each API's NeuronCore Groups, scaling, nodes and vCPUs.",
+        help="show the cluster at a glance: each node group's nodes at deploy, min load, full load and max_size with "
+        "chips, NeuronCores, vCPUs and cost; each API's NCG layout, replicas, scaling, URL and advice; fixed costs",
+        description="Show what a valid config deploys: node groups with their APIs packed as the scheduler places "
+        "them, quota vCPUs and costs at each load, and each API's NeuronCore Groups, scaling and URL.",
         epilog=_PLAN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     plan.add_argument("config", help="the inferentia-cdk config file (YAML)")
-    plan.add_argument("--json", action="store_true", help="print the plan as JSON ({'apis': [...], ...})")
+    if _command_of(argv) == "plan":
+        # Imported only for this command, so that validate never loads the table library.
+        from .plan import add_plan_arguments
+
+        add_plan_arguments(plan)
     quota = commands.add_parser(
         "quota",
         help="compare the Inf/Trn vCPU quotas with the node groups' maximum",

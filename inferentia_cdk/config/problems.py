@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 Path = tuple[str | int, ...]
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]
+"""``error`` refuses the config; ``warning`` is worth changing (or acknowledging); ``note`` only says what will happen
+(a deliberate choice such as a node group that starts empty needs no change, so it is no warning)."""
 
 RULE_CODE = re.compile(r"[A-Z]{2,5}[0-9]{3}")
 """A rule's code: an area (``NG`` node groups, ``API``, ``EP`` endpoints, ...) and a number, such as ``NG004``."""
@@ -75,7 +77,7 @@ class Problem:
         prefix = ""
         if source is not None:
             prefix = f"{source}:{self.line}: " if self.line is not None else f"{source}: "
-        tag = "warning: " if self.severity == "warning" else ""
+        tag = "" if self.severity == "error" else f"{self.severity}: "
         code = f" [{self.code}]" if self.code else ""
         return one_line(f"{prefix}{self.location}: {tag}{self.message}{code}")
 
@@ -181,6 +183,10 @@ def errors(problems: Iterable[Problem]) -> list[Problem]:
 
 def warnings(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if p.severity == "warning"]
+
+
+def notes(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "note"]
 
 
 class ConfigError(ValueError):

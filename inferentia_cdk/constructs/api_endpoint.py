@@ -32,7 +32,7 @@ class ApiEndpoint(Construct):
 
     The AWS Load Balancer Controller fills the target group with the API's ready pods (its ``TargetGroupBinding``
     is rendered with the API's other objects). ``DEREGISTRATION_DELAY_SECONDS`` is how long a leaving pod is given
-    to finish; the pods' pre-stop pause is longer (``core.endpoints``).
+    to finish; the pods' pre-stop pause is longer (``planning.endpoints``).
 
     :param api: the exposed API's plan: name, port, health path and listener rule priority.
     :param listener: the shared load balancer's listener (:class:`ApiLoadBalancer`).
@@ -56,7 +56,8 @@ class ApiEndpoint(Construct):
             isinstance(listener, Construct) and hasattr(listener, "listener_arn") and hasattr(listener, "add_action")
         ):
             problems.append(argument_problem("listener", listener, "an Application Load Balancer listener"))
-        if not isinstance(vpc, Construct) or not hasattr(vpc, "vpc_id"):
+        # An imported or looked-up VPC is a jsii proxy of IVpc, no Construct.
+        if not (hasattr(vpc, "vpc_id") and hasattr(vpc, "select_subnets")):
             problems.append(argument_problem("vpc", vpc, "an aws_ec2.IVpc (the cluster's VPC)"))
         raise_for_errors(problems)
         super().__init__(scope, construct_id)

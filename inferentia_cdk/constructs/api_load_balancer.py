@@ -39,7 +39,7 @@ class ApiLoadBalancer(Construct):
         documents, granted through IRSA; see :func:`install_controller`).
     :param vpc: the cluster's VPC. Internal load balancers sit in its private subnets, internet-facing ones in its
         public subnets.
-    :param plan: the endpoints plan (``core.endpoints.plan_endpoints``). With a certificate the listener is HTTPS on
+    :param plan: the endpoints plan (``planning.endpoints.plan_endpoints``). With a certificate the listener is HTTPS on
         443 with ``TLS_POLICY``, otherwise HTTP on 80 (internal only; the config rules refuse internet-facing HTTP).
         Only ``allowed_cidrs`` (default: ``vpc_cidr``) may connect, and only to the listener port; the load balancer
         itself reaches only ``vpc_cidr`` on the exposed APIs' ports.
@@ -158,7 +158,8 @@ def _check_arguments(scope: Construct, *, cluster: object, vpc: object, plan: ob
     problems: list[Problem] = []
     if not isinstance(cluster, eks.Cluster):
         problems.append(argument_problem("cluster", cluster, "an aws_eks_v2.Cluster"))
-    if not isinstance(vpc, Construct) or not hasattr(vpc, "vpc_cidr_block"):
+    # jsii interfaces are no runtime classes, and an imported or looked-up VPC is a proxy of IVpc, no Construct.
+    if not (hasattr(vpc, "vpc_cidr_block") and hasattr(vpc, "select_subnets")):
         problems.append(argument_problem("vpc", vpc, "an aws_ec2.IVpc (the cluster's VPC)"))
     if not isinstance(plan, EndpointsPlan) or not isinstance(plan.spec, EndpointsSpec):
         problems.append(argument_problem("plan", plan, "an EndpointsPlan (plan_endpoints(config))"))

@@ -13,7 +13,11 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+from pydantic import ValidationError
 
+from ..config.aws_grammar import sns_topic_arn_error
+from ..config.models import ApiSpec, cluster_name_error
+from ..config.problems import Problem, argument_problem, pydantic_problems, raise_for_errors, rule
 from ..planning.scaling import (
     CONTAINER_INSIGHTS_NAMESPACE,
     LOAD_BALANCER_NAMESPACE,
@@ -29,19 +33,86 @@ FIVE_XX_RATE_PERCENT = 5
 WIDGET_HEIGHT = 6
 
 
-class ApiMonitoring(cloudwatch.Dashboard):
-    """The API's dashboard, named ``<cluster>-<api>``, with its NeuronCore utilisation and running replicas
-    (Container Insights) and, for an exposed API, its request rate, target latency p50/p99, 5xx responses and healthy
-    targets (its load balancer target group). An exposed API also gets two alarms, children of the dashboard:
-    ``FiveXxRate`` (more than ``FIVE_XX_RATE_PERCENT`` % of requests answered 5xx by the pods in 3 of 5 minutes) and
-    ``NoHealthyTargets`` (no healthy target for 3 minutes). Missing data never alarms: the load balancer reports
-    nothing while no requests come.
+ARG_MONITORING_ARGUMENT = rule("ARG102", "error", "ApiMonitoring's keyword arguments have their types")
 
-    It is the ``Dashboard`` (its own child ``Resource``), not a construct holding one: one construct node and jsii
-    round trip fewer per API.
+
+def check_monitoring_arguments(
+    api_name: object,
+    cluster_name: object,
+    signal: object,
+    container_insights: object,
+    target_group: object,
+    load_balancer_full_name: object,
+    alarm_topic_arn: object,
+) -> list[Problem]:
+    """Each keyword argument of :class:`ApiMonitoring` has its type, and together they leave something to monitor."""
+    problems = [
+        _argument(name, value, valid)
+        for name, value, ok, valid in (
+            ("api_name", api_name, api_name_problem(api_name) is None, "the API's name, a DNS-1035 label"),
+            ("signal", signal, isinstance(signal, ScalingSignal), "a ScalingSignal (planning.scaling.signal_of)"),
+            ("container_insights", container_insights, isinstance(container_insights, bool), "True or False"),
+            (
+                "target_group",
+                target_group,
+                target_group is None or isinstance(target_group, elbv2.ApplicationTargetGroup),
+                "None or an aws_elasticloadbalancingv2.ApplicationTargetGroup",
+            ),
+            (
+                "load_balancer_full_name",
+                load_balancer_full_name,
+                load_balancer_full_name is None or isinstance(load_balancer_full_name, str),
+                "None or the load balancer's ARN suffix (load_balancer_full_name)",
+            ),
+            (
+                "alarm_topic_arn",
+                alarm_topic_arn,
+                alarm_topic_arn is None
+                or (isinstance(alarm_topic_arn, str) and sns_topic_arn_error(alarm_topic_arn) is None),
+                "None or an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+            ),
+        )
+        if not ok
+    ]
+    name_error = cluster_name_error(cluster_name)
+    if name_error:
+        problems.append(ARG_MONITORING_ARGUMENT.problem(("cluster_name",), name_error))
+    if problems:
+        return problems
+    if not container_insights and target_group is None:
+        problems.append(
+            _argument(
+                "container_insights",
+                container_insights,
+                f"True, or a target_group: API {api_name!r} would have nothing to monitor",
+            )
+        )
+    if (target_group is None) != (load_balancer_full_name is None):
+        problems.append(
+            _argument("load_balancer_full_name", load_balancer_full_name, "given together with target_group")
+        )
+    return problems
+
+
+def api_name_problem(api_name: object) -> Problem | None:
+    """Why ``api_name`` is not an API's name, by the rule ``ApiSpec.name`` runs (the one place it is written)."""
+    try:
+        ApiSpec.model_validate({"name": api_name, "node_group": "any", "image": "any:1"})
+    except ValidationError as error:
+        return next(iter(pydantic_problems(error)), None)
+    return None
+
+
+class ApiMonitoring(Construct):
+    """The API's dashboard (child ``Default``, so its logical id is the construct's own), named
+    ``<cluster>-<api>``, with its NeuronCore utilisation and running replicas (Container Insights) and, for an exposed
+    API, its request rate, target latency p50/p99, 5xx responses and healthy targets (its load balancer target
+    group). An exposed API also gets two alarms: ``FiveXxRate`` (more than ``FIVE_XX_RATE_PERCENT`` % of requests
+    answered 5xx by the pods in 3 of 5 minutes) and ``NoHealthyTargets`` (no healthy target for 3 minutes). Missing
+    data never alarms: the load balancer reports nothing while no requests come.
 
     :param api_name: the API (its namespace, so also the Container Insights ``Namespace`` dimension).
-    :param cluster_name: the EKS cluster's name (the ``ClusterName`` dimension).
+    :param cluster_name: the EKS cluster's literal name (the ``ClusterName`` dimension).
     :param signal: the API's scaling signal; the NeuronCore widget draws its target when it scales on NeuronCores.
     :param container_insights: default ``True``. Without Container Insights the NeuronCore and replica widgets are
         left out (nothing would publish them).
@@ -51,6 +122,9 @@ class ApiMonitoring(cloudwatch.Dashboard):
         it). Passed in rather than derived from the target group, which would split the listener's ARN again in every
         metric: one cross-stack reference per metric keeps each API's template small.
     :param alarm_topic_arn: default ``None``. An SNS topic the alarms notify on ALARM and on OK.
+
+    Every argument is checked before anything is created (``ConfigError`` naming the argument, the value and what is
+    valid).
     """
 
     def __init__(
@@ -66,124 +140,149 @@ class ApiMonitoring(cloudwatch.Dashboard):
         load_balancer_full_name: str | None = None,
         alarm_topic_arn: str | None = None,
     ) -> None:
-        if not container_insights and target_group is None:
-            raise ValueError(f"API {api_name!r} has neither Container Insights nor a target group: nothing to monitor")
-        if (target_group is None) != (load_balancer_full_name is None):
-            raise ValueError("give target_group and load_balancer_full_name together")
+        raise_for_errors(
+            check_monitoring_arguments(
+                api_name,
+                cluster_name,
+                signal,
+                container_insights,
+                target_group,
+                load_balancer_full_name,
+                alarm_topic_arn,
+            )
+        )
+        super().__init__(scope, construct_id)
+        self.api_name = api_name
+        self.cluster_name = cluster_name
         rows: list[list[cloudwatch.IWidget]] = []
-        alarmed: tuple[cloudwatch.MathExpression, cloudwatch.Metric] | None = None
         if container_insights:
-            dimensions = {"ClusterName": cluster_name, "Namespace": api_name}
-            neuroncores = cloudwatch.Metric(
-                namespace=CONTAINER_INSIGHTS_NAMESPACE,
-                metric_name=NEURONCORE_UTILIZATION_METRIC,
-                dimensions_map=dimensions,
-                statistic="Average",
-                period=PERIOD,
-                label="NeuronCore utilisation %",
-            )
-            replicas = cloudwatch.Metric(
-                namespace=CONTAINER_INSIGHTS_NAMESPACE,
-                metric_name=RUNNING_PODS_METRIC,
-                dimensions_map=dimensions,
-                statistic="Average",
-                period=PERIOD,
-                label="running replicas",
-            )
-            target = (
-                [cloudwatch.HorizontalAnnotation(value=signal.target, label="scaling target")]
-                if signal.metric == "neuroncore_utilization"
-                else []
-            )
-            rows.append(
-                [
-                    cloudwatch.GraphWidget(
-                        title="NeuronCore utilisation",
-                        left=[neuroncores],
-                        left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
-                        left_annotations=target,
-                        width=12,
-                        height=WIDGET_HEIGHT,
-                    ),
-                    cloudwatch.GraphWidget(
-                        title=f"Replicas ({signal.min_replicas}-{signal.max_replicas})",
-                        left=[replicas],
-                        left_y_axis=cloudwatch.YAxisProps(min=0),
-                        width=12,
-                        height=WIDGET_HEIGHT,
-                    ),
-                ]
-            )
+            rows.append(self._neuroncore_row(signal))
+        load_balancer_metrics = None
         if target_group is not None and load_balancer_full_name is not None:
-            # Elastic Load Balancing user guide, ALB CloudWatch metrics: the per-target-group metrics below take the
-            # LoadBalancer and TargetGroup dimensions (both ARN suffixes).
-            group_dimensions = {
-                "LoadBalancer": load_balancer_full_name,
-                "TargetGroup": target_group.target_group_full_name,
-            }
+            load_balancer_metrics = _LoadBalancerMetrics(load_balancer_full_name, target_group.target_group_full_name)
+            rows.append(load_balancer_metrics.row())
+        self.dashboard = cloudwatch.Dashboard(
+            self, "Default", dashboard_name=f"{cluster_name}-{api_name}", widgets=rows
+        )
+        self.alarms = self._alarms(load_balancer_metrics) if load_balancer_metrics is not None else []
+        if alarm_topic_arn is not None and self.alarms:
+            self._notify(alarm_topic_arn)
 
-            def alb(metric_name: str, statistic: str, label: str) -> cloudwatch.Metric:
-                return cloudwatch.Metric(
-                    namespace=LOAD_BALANCER_NAMESPACE,
-                    metric_name=metric_name,
-                    dimensions_map=group_dimensions,
-                    statistic=statistic,
-                    period=PERIOD,
-                    label=label,
-                )
+    def _neuroncore_row(self, signal: ScalingSignal) -> list[cloudwatch.IWidget]:
+        dimensions = {"ClusterName": self.cluster_name, "Namespace": self.api_name}
+        neuroncores = cloudwatch.Metric(
+            namespace=CONTAINER_INSIGHTS_NAMESPACE,
+            metric_name=NEURONCORE_UTILIZATION_METRIC,
+            dimensions_map=dimensions,
+            statistic="Average",
+            period=PERIOD,
+            label="NeuronCore utilisation %",
+        )
+        replicas = cloudwatch.Metric(
+            namespace=CONTAINER_INSIGHTS_NAMESPACE,
+            metric_name=RUNNING_PODS_METRIC,
+            dimensions_map=dimensions,
+            statistic="Average",
+            period=PERIOD,
+            label="running replicas",
+        )
+        target = (
+            [cloudwatch.HorizontalAnnotation(value=signal.target, label="scaling target")]
+            if signal.metric == "neuroncore_utilization"
+            else []
+        )
+        return [
+            cloudwatch.GraphWidget(
+                title="NeuronCore utilisation",
+                left=[neuroncores],
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+                left_annotations=target,
+                width=12,
+                height=WIDGET_HEIGHT,
+            ),
+            cloudwatch.GraphWidget(
+                title=f"Replicas ({signal.min_replicas}-{signal.max_replicas})",
+                left=[replicas],
+                left_y_axis=cloudwatch.YAxisProps(min=0),
+                width=12,
+                height=WIDGET_HEIGHT,
+            ),
+        ]
 
-            requests = alb("RequestCount", "Sum", "requests / min")
-            errors = alb("HTTPCode_Target_5XX_Count", "Sum", "5xx / min")
-            healthy = alb("HealthyHostCount", "Minimum", "healthy targets")
-            latency = [alb("TargetResponseTime", p, f"{p} seconds") for p in ("p50", "p99")]
-            rows.append(
-                [
-                    cloudwatch.GraphWidget(title="Requests", left=[requests], width=6, height=WIDGET_HEIGHT),
-                    cloudwatch.GraphWidget(title="Latency (pods)", left=latency, width=6, height=WIDGET_HEIGHT),
-                    cloudwatch.GraphWidget(title="5xx (pods)", left=[errors], width=6, height=WIDGET_HEIGHT),
-                    cloudwatch.GraphWidget(title="Healthy targets", left=[healthy], width=6, height=WIDGET_HEIGHT),
-                ]
-            )
-            error_rate = cloudwatch.MathExpression(
-                expression="IF(requests > 0, 100 * errors / requests, 0)",
-                using_metrics={"requests": requests, "errors": errors},
-                period=PERIOD,
-                label="5xx % of requests",
-            )
-            alarmed = (error_rate, healthy)
-        super().__init__(scope, construct_id, dashboard_name=f"{cluster_name}-{api_name}", widgets=rows)
-        self.alarms: list[cloudwatch.Alarm] = []
-        if alarmed is not None:
-            error_rate, healthy = alarmed
-            self.alarms = [
-                error_rate.create_alarm(
-                    self,
-                    "FiveXxRate",
-                    alarm_name=f"{cluster_name}-{api_name}-5xx-rate",
-                    alarm_description=f"More than {FIVE_XX_RATE_PERCENT}% of API {api_name}'s requests got a 5xx "
-                    "from its pods in 3 of the last 5 minutes",
-                    threshold=FIVE_XX_RATE_PERCENT,
-                    evaluation_periods=5,
-                    datapoints_to_alarm=3,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                ),
-                healthy.create_alarm(
-                    self,
-                    "NoHealthyTargets",
-                    alarm_name=f"{cluster_name}-{api_name}-no-healthy-targets",
-                    alarm_description=f"API {api_name} had no healthy replica behind its load balancer for 3 minutes",
-                    threshold=1,
-                    evaluation_periods=3,
-                    comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                ),
-            ]
-            if alarm_topic_arn is not None:
-                # Imported only here: an app without an alarm topic never loads the module.
-                from aws_cdk import aws_cloudwatch_actions as actions
+    def _alarms(self, metrics: _LoadBalancerMetrics) -> list[cloudwatch.Alarm]:
+        # Children of the dashboard, as they were when ApiMonitoring was the dashboard: their logical ids stay.
+        api_name, prefix = self.api_name, f"{self.cluster_name}-{self.api_name}"
+        return [
+            metrics.error_rate.create_alarm(
+                self.dashboard,
+                "FiveXxRate",
+                alarm_name=f"{prefix}-5xx-rate",
+                alarm_description=f"More than {FIVE_XX_RATE_PERCENT}% of API {api_name}'s requests got a 5xx "
+                "from its pods in 3 of the last 5 minutes",
+                threshold=FIVE_XX_RATE_PERCENT,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+            metrics.healthy.create_alarm(
+                self.dashboard,
+                "NoHealthyTargets",
+                alarm_name=f"{prefix}-no-healthy-targets",
+                alarm_description=f"API {api_name} had no healthy replica behind its load balancer for 3 minutes",
+                threshold=1,
+                evaluation_periods=3,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
+        ]
 
-                action = actions.SnsAction(sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn))
-                for alarm in self.alarms:
-                    alarm.add_alarm_action(action)
-                    alarm.add_ok_action(action)
+    def _notify(self, alarm_topic_arn: str) -> None:
+        # Imported only here: an app without an alarm topic never loads the module.
+        from aws_cdk import aws_cloudwatch_actions as actions
+
+        action = actions.SnsAction(sns.Topic.from_topic_arn(self.dashboard, "AlarmTopic", alarm_topic_arn))
+        for alarm in self.alarms:
+            alarm.add_alarm_action(action)
+            alarm.add_ok_action(action)
+
+
+class _LoadBalancerMetrics:
+    """An exposed API's metrics of its target group. Elastic Load Balancing user guide, ALB CloudWatch metrics: the
+    per-target-group metrics take the LoadBalancer and TargetGroup dimensions (both ARN suffixes)."""
+
+    def __init__(self, load_balancer_full_name: str, target_group_full_name: str) -> None:
+        self._dimensions = {"LoadBalancer": load_balancer_full_name, "TargetGroup": target_group_full_name}
+        self.requests = self._metric("RequestCount", "Sum", "requests / min")
+        self.errors = self._metric("HTTPCode_Target_5XX_Count", "Sum", "5xx / min")
+        self.healthy = self._metric("HealthyHostCount", "Minimum", "healthy targets")
+        self.latency = [self._metric("TargetResponseTime", p, f"{p} seconds") for p in ("p50", "p99")]
+        self.error_rate = cloudwatch.MathExpression(
+            expression="IF(requests > 0, 100 * errors / requests, 0)",
+            using_metrics={"requests": self.requests, "errors": self.errors},
+            period=PERIOD,
+            label="5xx % of requests",
+        )
+
+    def _metric(self, metric_name: str, statistic: str, label: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=LOAD_BALANCER_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map=self._dimensions,
+            statistic=statistic,
+            period=PERIOD,
+            label=label,
+        )
+
+    def row(self) -> list[cloudwatch.IWidget]:
+        return [
+            cloudwatch.GraphWidget(title="Requests", left=[self.requests], width=6, height=WIDGET_HEIGHT),
+            cloudwatch.GraphWidget(title="Latency (pods)", left=self.latency, width=6, height=WIDGET_HEIGHT),
+            cloudwatch.GraphWidget(title="5xx (pods)", left=[self.errors], width=6, height=WIDGET_HEIGHT),
+            cloudwatch.GraphWidget(title="Healthy targets", left=[self.healthy], width=6, height=WIDGET_HEIGHT),
+        ]
+
+
+def _argument(argument: str, value: object, valid: str) -> Problem:
+    problem = argument_problem(argument, value, valid)
+    return ARG_MONITORING_ARGUMENT.problem(problem.path, problem.message)

@@ -1,6 +1,6 @@
 """ClusterAutoscaler: moves node groups between their min and max sizes, with AWS permissions for this cluster only.
 
-The Kubernetes objects are rendered by :mod:`inferentia_cdk.render_autoscaler`. AWS permissions come through EKS Pod
+The Kubernetes objects are rendered by :mod:`inferentia_cdk.manifests.autoscaler`. AWS permissions come through EKS Pod
 Identity: ``aws_eks_v2.ServiceAccount`` with ``IdentityType.POD_IDENTITY`` creates the role, the association and the
 ``eks-pod-identity-agent`` add-on, and no OIDC provider is needed.
 """

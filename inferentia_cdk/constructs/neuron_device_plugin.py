@@ -1,6 +1,6 @@
 """NeuronDevicePlugin: the Neuron device plugin of one cluster, and optionally its scheduler extension and monitor.
 
-The objects themselves are rendered by :mod:`inferentia_cdk.render_neuron`; this construct applies them as one
+The objects themselves are rendered by :mod:`inferentia_cdk.manifests.device_plugin`; this construct applies them as one
 ``KubernetesManifest``.
 """
 
@@ -58,17 +58,18 @@ class NeuronDevicePlugin(Construct):
         spec: DevicePluginSpec | None = None,
         kubernetes_version: str = versions.DEFAULT_KUBERNETES_VERSION,
     ) -> NeuronDevicePlugin:
-        """The device plugin of ``cluster``, created in the cluster's stack on first call.
+        """The device plugin of ``cluster``, created beside the cluster (a child of the cluster's scope) on first call,
+        so that two clusters in one stack each get their own.
 
         Later calls return the same construct; asking again with a different ``spec`` or version is an error, since
         one cluster cannot run two device plugins.
         """
-        stack = cdk.Stack.of(cluster)
+        beside = cluster.node.scope or cdk.Stack.of(cluster)
         construct_id = f"{cluster.node.id}NeuronDevicePlugin"
-        existing = stack.node.try_find_child(construct_id)
+        existing = beside.node.try_find_child(construct_id)
         wanted = spec or DevicePluginSpec()
         if existing is None:
-            return cls(stack, construct_id, cluster=cluster, spec=wanted, kubernetes_version=kubernetes_version)
+            return cls(beside, construct_id, cluster=cluster, spec=wanted, kubernetes_version=kubernetes_version)
         if not isinstance(existing, NeuronDevicePlugin) or existing.cluster is not cluster:
             raise ValueError(f"{existing.node.path} exists and is not the Neuron device plugin of {cluster.node.path}")
         if existing.spec != wanted or existing.kubernetes_version != kubernetes_version:

@@ -266,7 +266,7 @@ class NeuronNodegroup(Construct):
             subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             labels=node_labels(spec.name),
             taints=[
-                # NoSchedule: kube.neuron.NEURON_TAINT_EFFECT, the effect API pods tolerate.
+                # NoSchedule: manifests.node_contract.NEURON_TAINT_EFFECT, the effect API pods tolerate.
                 eks.TaintSpec(effect=eks.TaintEffect.NO_SCHEDULE, key=NEURON_TAINT_KEY, value=NEURON_TAINT_VALUE)
             ],
             # Cluster Autoscaler reads the node group's own tags through eks:DescribeNodegroup; EKS does not copy

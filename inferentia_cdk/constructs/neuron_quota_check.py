@@ -177,20 +177,22 @@ def check_quotas_at_synth(
 
 
 def add_quota_check(
-    stack: cdk.Stack,
+    scope: Construct,
     neuron_nodegroups: Mapping[str, NeuronNodegroupLike],
     config: InferentiaConfig,
     *,
     log_encryption_key: kms.IKey | None = None,
 ) -> NeuronQuotaCheck | None:
-    """Wire the check ``config.quota_check`` asks for; with ``deploy``, every Neuron node group depends on it."""
+    """Wire the check ``config.quota_check`` asks for under ``scope``; with ``deploy``, every Neuron node group
+    depends on it."""
     if config.quota_check == "off" or not neuron_nodegroups:
         return None
     if config.quota_check == "synth":
-        check_quotas_at_synth(stack, neuron_nodegroups, region=stack.region, shortfall=config.quota_shortfall)
+        region = cdk.Stack.of(scope).region
+        check_quotas_at_synth(scope, neuron_nodegroups, region=region, shortfall=config.quota_shortfall)
         return None
     check = NeuronQuotaCheck(
-        stack,
+        scope,
         "NeuronQuotaCheck",
         needs=quota_needs([group.spec for group in neuron_nodegroups.values()]),
         shortfall=config.quota_shortfall,

@@ -15,6 +15,7 @@ from ..config.models import ApiSpec, NodeGroupSpec
 from ..planning.capacity import group_family
 from ..planning.endpoints import PRE_STOP_SLEEP_SECONDS, TERMINATION_GRACE_PERIOD_SECONDS
 from ..planning.llm import image_of
+from ..planning.packing import memory_mib
 from ..planning.scaling import hpa_behavior
 from ..planning.serving_env import (
     ENV_HOME,
@@ -28,14 +29,13 @@ from ..planning.serving_env import (
 )
 from ..planning.sizing import ReplicaSizing, size_api
 from ..planning.startup import STARTUP_PROBE_PERIOD_SECONDS, startup_budget_seconds, startup_probe_failure_threshold
-from ..planning.validation import memory_mib
 from .endpoint import READINESS_GATE_LABEL, EndpointTarget, target_group_binding
 from .model_storage import engine_command, engine_env, model_storage_objects, model_volumes
 from .node_contract import NEURON_RESOURCE, NEURON_TAINT_EFFECT, NEURON_TAINT_KEY, NEURONCORE_RESOURCE, NODE_GROUP_LABEL
 from .scheduler import SCHEDULER_NAME
 
-# The node side of the contract (labels, taint, resource and scheduler names) comes from render_neuron, which renders
-# the node groups and the device plugin, so the two sides cannot drift apart.
+# The node side of the contract (labels, taint, resource and scheduler names) comes from node_contract, which the node
+# groups and the device plugin are built from, so the two sides cannot drift apart.
 Manifest = dict[str, Any]
 
 RUN_AS_USER: Final = 10001

@@ -104,7 +104,8 @@ def group_family(spec: NodeGroupSpec) -> NeuronFamily:
 #   cpu 100m; eks-node-monitoring-agent (EKS add-on; its chart's values.yaml in aws/eks-node-monitoring-agent,
 #   nodeAgent.resources) requests cpu 10m and memory 30Mi and tolerates every taint;
 #   the Neuron device plugin and neuron-monitor (when on) request exactly what is reserved for them here,
-#   because render_neuron.py renders their requests from these reservations. Cortex likewise reserved CPU and memory
+#   because manifests/device_plugin.py and manifests/neuron_monitor.py render their requests from these
+#   reservations. Cortex likewise reserved CPU and memory
 #   on Inferentia nodes for its device plugin.
 
 EVICTION_HARD_MEMORY_MIB = 100
@@ -121,7 +122,8 @@ class Reservation:
 
 
 DEVICE_PLUGIN_RESERVATION = Reservation("neuron-device-plugin", 50, 64)
-"""Also the requests render_neuron gives the device plugin: one number for what it asks and what we reserve."""
+"""Also the requests ``manifests.device_plugin`` gives the device plugin: one number for what it asks and what we
+reserve."""
 NODE_DAEMONSETS: tuple[Reservation, ...] = (
     Reservation("aws-node (Amazon VPC CNI)", 25, 0),
     Reservation("kube-proxy", 100, 0),
@@ -129,7 +131,7 @@ NODE_DAEMONSETS: tuple[Reservation, ...] = (
     DEVICE_PLUGIN_RESERVATION,
 )
 NEURON_MONITOR_RESERVATION = Reservation("neuron-monitor", 256, 128)
-"""Also the requests render_neuron gives neuron-monitor."""
+"""Also the requests ``manifests.neuron_monitor`` gives neuron-monitor."""
 # The amazon-cloudwatch-observability add-on tolerates every taint ("tolerations: [operator: Exists]"), so its
 # DaemonSets run on Neuron nodes too: the CloudWatch agent (requests 250m / 128Mi) and, on Neuron instance types, its
 # own neuron-monitor (256m / 128Mi), per charts/amazon-cloudwatch-observability/values.yaml of the pinned release.

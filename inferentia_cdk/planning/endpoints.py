@@ -33,8 +33,6 @@ Amazon VPC quotas, checked 2026-12-04). The load balancer's security group takes
 EKS_PUBLIC_ACCESS_CIDRS_QUOTA = 40
 """Amazon EKS quota "Public endpoint access CIDR ranges per cluster": 40, not adjustable (EKS User Guide, Amazon EKS
 service quotas, checked 2026-12-04)."""
-CDK_OUTPUT_IDS = frozenset({"BootstrapVersion", "CheckBootstrapVersion", "CDKMetadata"})
-"""Ids CDK itself gives a stack's parameter, rule and metadata resource: an output of the same id collides."""
 
 CIDR_GRAMMAR = rule("NET150", "error", "CIDR lists take address/prefix blocks with the host bits zero, as AWS does")
 CIDR_IPV6_ON_IPV4 = rule("NET151", "error", "no IPv6 sources on the IPv4-only load balancer")
@@ -48,7 +46,6 @@ PUBLIC_ACCESS_ANY_SOURCE = rule(
 )
 CERTIFICATE_ARN = rule("ARN160", "error", "certificate_arn is an ACM certificate of the cluster's partition and region")
 ADMIN_ARN = rule("ARN162", "error", "cluster.admins are IAM role or user ARNs of the cluster's partition")
-OUTPUT_ID_RESERVED = rule("NAME171", "error", "an API's URL output does not shadow an output id of CDK's own")
 PRIORITY_COLLISION = rule("EP180", "error", "exposed APIs have distinct listener rule priorities")
 
 CLUSTER_VPC_CIDR = "10.0.0.0/16"
@@ -171,9 +168,11 @@ def check_priorities(config: InferentiaConfig) -> list[Problem]:
 
 
 def output_id(api_name: str) -> str:
-    """The stack output of an API's URL: its name in CamelCase (output ids are alphanumeric), ``bert-large`` ->
-    ``BertLarge``."""
-    return "".join(part[:1].upper() + part[1:] for part in api_name.split("-"))
+    """The stack output of an API's URL: its name in CamelCase (output ids are alphanumeric) and ``Url``,
+    ``bert-large`` -> ``BertLargeUrl``. The suffix keeps it apart from every other id of the APIs stack (the nested
+    stacks ``Shard00``-``Shard31``) and from CDK's own (``BootstrapVersion``, ``CheckBootstrapVersion``,
+    ``CDKMetadata``), whatever the API is called."""
+    return "".join(part[:1].upper() + part[1:] for part in api_name.split("-")) + "Url"
 
 
 def plan_endpoints(config: InferentiaConfig) -> EndpointsPlan | None:
@@ -394,14 +393,6 @@ def check_endpoints(config: InferentiaConfig) -> list[Problem]:
         if api.endpoint is False:
             continue
         output = output_id(api.name)
-        if output in CDK_OUTPUT_IDS:
-            problems.append(
-                OUTPUT_ID_RESERVED.problem(
-                    ("apis", i, "name"),
-                    f"API name {api.name!r} makes the stack output {output!r}, an id CDK itself uses in every stack "
-                    "(BootstrapVersion, CheckBootstrapVersion, CDKMetadata); rename the API",
-                )
-            )
         if output in seen and seen[output] != api.name:
             problems.append(
                 OUTPUT_UNIQUE.problem(

@@ -60,6 +60,8 @@ class LoadedConfig:
     source: str
     acknowledged: tuple[Acknowledged, ...] = ()
     """The warnings the config's ``acknowledge`` silenced, with their reasons."""
+    notes: tuple[Problem, ...] = ()
+    """What will happen that needs no change (severity ``note``), such as pods Pending until nodes are added."""
 
 
 # libyaml's parser where PyYAML was built with it: the same events, several times faster on large configs.
@@ -581,4 +583,5 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
     if config is None or found:
         raise ConfigError(found, str(source))
     shown_warnings, acknowledged = acknowledge(warnings(located), config.acknowledge)
-    return LoadedConfig(config, tuple(shown_warnings), str(source), tuple(acknowledged))
+    notes = tuple(p for p in located if p.severity == "note")
+    return LoadedConfig(config, tuple(shown_warnings), str(source), tuple(acknowledged), notes)

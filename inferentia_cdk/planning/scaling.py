@@ -1,5 +1,5 @@
-"""How each API scales, planned without CDK: its signal and target, the HorizontalPodAutoscaler behaviour, the nodes
-its ``max_replicas`` needs, and the rules of ``autoscaling`` and ``observability``.
+"""How each API scales, planned without CDK: its signal and target, the HorizontalPodAutoscaler behaviour, and the
+rules of ``autoscaling`` and ``observability`` (the nodes its replicas need are :mod:`.packing`'s).
 
 Why not CPU: a Neuron replica is saturated when its NeuronCores are, which can happen at 20% CPU while requests queue,
 so an HPA on CPU never adds replicas. ``neuroncore_utilization`` (Container Insights' per-pod NeuronCore metric) and
@@ -16,7 +16,6 @@ from typing import Any, Final
 from ..config.aws_grammar import sns_topic_arn_error
 from ..config.models import ApiSpec, AutoscalingSpec, InferentiaConfig, ScalingMetric
 from ..config.problems import Path, Problem, rule
-from .capacity import NodeGroupCapacity, node_allocatable
 
 # CloudWatch user guide, "Container Insights with enhanced observability metrics", AWS Neuron section: the per-pod
 # NeuronCore utilisation (unit Percent) in namespace ContainerInsights, with the dimension set ClusterName, Namespace
@@ -103,61 +102,6 @@ def hpa_behavior(autoscaling: AutoscalingSpec, model_load_seconds: int) -> dict[
             ],
         },
     }
-
-
-def periods_to_max(behavior: dict[str, Any], min_replicas: int, max_replicas: int) -> int:
-    """How many scale-up periods ``behavior`` needs from ``min_replicas`` to ``max_replicas`` (the HPA's rule: with
-    selectPolicy Max, each period allows the largest step any policy allows)."""
-    replicas, periods = min_replicas, 0
-    policies = behavior["scaleUp"]["policies"]
-    while replicas < max_replicas:
-        step = max(math.ceil(replicas * p["value"] / 100) if p["type"] == "Percent" else p["value"] for p in policies)
-        replicas, periods = min(max_replicas, replicas + step), periods + 1
-    return periods
-
-
-# --- capacity at max_replicas ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReplicaCapacity:
-    """The Neuron nodes and vCPUs one API needs at ``max_replicas`` on its node group's worst-case node."""
-
-    replicas_per_node: int
-    """Replicas of the API that fit one node of every instance type of its group, by chips, CPU and memory."""
-    nodes_at_max: int
-    vcpus_at_max: int
-    """``nodes_at_max`` of the group's largest instance type: what the group's vCPU quota must cover for them."""
-    group_max_nodes: int
-
-    @property
-    def fits_group(self) -> bool:
-        return self.nodes_at_max <= self.group_max_nodes
-
-
-def replica_capacity(
-    api: ApiSpec, capacity: NodeGroupCapacity, *, neuron_monitor: bool = False, container_insights: bool = False
-) -> ReplicaCapacity:
-    """Nodes and vCPUs for ``api.autoscaling.max_replicas`` replicas alone on their group (other APIs of the group
-    come on top). Assumes a validated API, which fits one node of each of its group's types."""
-    # validation imports this module for its rules; the quantity parsers are needed only here, at call time.
-    from .sizing import replica_needs
-    from .validation import cpu_millicores, memory_mib
-
-    cpu, mem = cpu_millicores(api.compute.cpu), memory_mib(api.compute.mem)
-    cores = replica_needs(api.compute, capacity.family).neuroncores
-    per_node = []
-    for instance_type in capacity.instance_types:
-        node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
-        fits = [instance_type.chips * capacity.family.cores_per_chip // cores]
-        if cpu:
-            fits.append(int(node.cpu_millicores // cpu))
-        if mem:
-            fits.append(int(node.memory_mib // mem))
-        per_node.append(max(1, min(fits)))
-    replicas_per_node = min(per_node)
-    nodes = math.ceil(api.autoscaling.max_replicas / replicas_per_node)
-    return ReplicaCapacity(replicas_per_node, nodes, nodes * capacity.max_vcpus_per_node, capacity.max_nodes)
 
 
 # --- rules -----------------------------------------------------------------------------------------------------------

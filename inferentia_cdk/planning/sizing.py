@@ -27,11 +27,6 @@ def divisors(number: int) -> tuple[int, ...]:
     return tuple(d for d in range(1, number + 1) if number % d == 0)
 
 
-def valid_processes_per_replica(family: NeuronFamily, inf: int) -> tuple[int, ...]:
-    """The process counts that split ``inf`` chips' NeuronCores evenly (1, 2, 4, 8 for 2 inf1 chips)."""
-    return divisors(family.cores_per_chip * inf)
-
-
 @dataclass(frozen=True)
 class ReplicaNeeds:
     """What one replica takes of a node's Neuron capacity: the one place that turns ``compute`` into chips and cores.

@@ -7,13 +7,12 @@ Pure: no CDK import.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
+from dataclasses import fields
 
 from .. import catalog
-from ..catalog import NeuronFamily, NeuronInstanceType
+from ..catalog import NeuronFamily
 from ..config.models import (
     EKS_NODES_PER_GROUP_QUOTA,
     ApiSpec,
@@ -21,14 +20,15 @@ from ..config.models import (
     NodeGroupSpec,
     SystemNodeGroupSpec,
     is_token,
-    parse_quantity,
 )
 from ..config.namespaces import RESERVED_NAMESPACES, RESERVED_PREFIX, reserved_namespace_reason
 from ..config.problems import RULES, Path, Problem, errors, rule, shown
 from .capacity import NodeGroupCapacity, node_allocatable
+from .cluster_facts import check_api_node_group
 from .endpoints import check_endpoints, check_operator_access
 from .llm import check_engine
 from .neuron_rules import check_lnc, check_torus_device_count
+from .packing import RESOURCE_NAMES, GroupLoad, Packing, Resources, cpu_millicores, group_loads, memory_mib
 from .scaling import check_scaling
 from .serving_env import RESERVED_ENV_NAMES
 from .sizing import divisors, replica_needs
@@ -137,7 +137,6 @@ def check_nodes_quota(max_size: int, path: Path) -> list[Problem]:
 
 NODE_GROUP_UNIQUE = rule("NG009", "error", "node group names are unique")
 API_UNIQUE = rule("API006", "error", "API names are unique")
-KNOWN_NODE_GROUP = rule("API007", "error", "an API's node_group names a node group of the config")
 
 
 def _duplicates(names: Sequence[str]) -> Iterator[tuple[int, str]]:
@@ -176,21 +175,6 @@ longer than 32 pages, so a container whose env holds one cannot start."""
 MAX_ENV_TEMPLATE_BYTES = 512 * 1024
 """Every API's env sits, JSON-escaped twice (a manifest string inside the template), in the APIs stack template, which
 CloudFormation caps at 1 MB; this leaves the rest of the template room."""
-
-
-@lru_cache(maxsize=1024)
-def cpu_millicores(quantity: str) -> float | None:
-    """``'1'`` -> 1000, ``'500m'`` -> 500, ``'1e3'`` -> 1e6; None for a CDK token or a string that is no quantity."""
-    amount = None if is_token(quantity) else parse_quantity(quantity)
-    return None if amount is None else float(amount * 1000)
-
-
-@lru_cache(maxsize=1024)
-def memory_mib(quantity: str) -> float | None:
-    """``'4Gi'`` -> 4096, ``'4G'`` -> 3814.7, ``'512Mi'`` -> 512; None for a CDK token or a string that is no
-    quantity."""
-    amount = None if is_token(quantity) else parse_quantity(quantity)
-    return None if amount is None else float(amount / _MIB)
 
 
 def _listing(values: Sequence[int]) -> str:
@@ -495,105 +479,161 @@ def check_image(api: ApiSpec, path: Path = ()) -> list[Problem]:
     return []
 
 
-def _replica_needs(api: ApiSpec, family: NeuronFamily) -> dict[str, float]:
-    """What one replica takes of each node resource (tokens count as nothing). A core request counts as its share of
-    a chip (one core of an inf2 chip: 0.5), so APIs of either kind on one group add up."""
-    return {
-        "Neuron chips": replica_needs(api.compute, family).chip_share,
-        "CPU millicores": cpu_millicores(api.compute.cpu) or 0.0,
-        "MiB of memory": memory_mib(api.compute.mem) or 0.0,
-        "pods": 1,
-    }
+# --- node groups that hold their APIs (the capacity model of planning/packing.py) -----------------------------------
 
-
-def _node_offers(
-    instance_type: NeuronInstanceType, family: NeuronFamily, *, neuron_monitor: bool, container_insights: bool
-) -> dict[str, float]:
-    """What one node of ``instance_type`` offers API pods, per resource of :func:`_replica_needs`."""
-    node = node_allocatable(instance_type, neuron_monitor=neuron_monitor, container_insights=container_insights)
-    return {
-        "Neuron chips": instance_type.chips,
-        "CPU millicores": node.cpu_millicores,
-        "MiB of memory": node.memory_mib,
-        "pods": instance_type.max_pods - len(node.daemonsets),
-    }
-
-
-def _per_node(needs: dict[str, float], offers: dict[str, float]) -> tuple[int, str]:
-    """Replicas one node holds, and the resource that limits it."""
-    return min((math.floor(offers[r] / needs[r]), r) for r in needs if needs[r] > 0)
-
-
+# CAP004-CAP006 keep the codes (and meanings) they had before the packing model; CAP503 and CAP504 are new.
 MIN_REPLICAS_FIT = rule("CAP004", "error", "the node group at max_size holds each API's min_replicas")
 MIN_REPLICAS_MAYBE = rule(
     "CAP005", "warning", "the node group at max_size holds each API's min_replicas on its smallest instance type"
 )
-GROUP_HOLDS_MIN_REPLICAS = rule("CAP006", "error", "the node group at max_size holds the min_replicas of all its APIs")
+GROUP_HOLDS_MIN_REPLICAS = rule(
+    "CAP006",
+    "error",
+    "the node group at max_size holds the min_replicas of all its APIs, packed as the scheduler would",
+)
+MAX_REPLICAS_FIT = rule("CAP503", "warning", "the max_replicas of a node group's APIs fit its max_size nodes")
+DEPLOY_STARTS_SHORT = rule(
+    "CAP504", "note", "desired_size nodes hold the min_replicas of a node group's APIs when the deploy finishes"
+)
+
+SCHEDULER_RESOURCE = {
+    "chips": "aws.amazon.com/neuron",
+    "neuroncores": "aws.amazon.com/neuroncore",
+    "cpu_millicores": "cpu",
+    "memory_mib": "memory",
+    "pods": "pods",
+}
+"""The resource name kube-scheduler puts in its "Insufficient ..." event for each resource of the model."""
+CLUSTER_AUTOSCALER_DELAY = (
+    "a few minutes later (Cluster Autoscaler looks for Pending pods every 10 s; each new instance must then boot, join "
+    "the cluster and have the Neuron device plugin report its chips; Cluster Autoscaler gives up on a node after 15 "
+    "minutes)"
+)
 
 
-def check_min_replicas(
+def _replica_counts(apis: Sequence[ApiSpec], counts: dict[str, int] | None = None, *, at: str) -> str:
+    """``resnet50 2, text-embedder 1``: each API with its replicas (``at`` is min_replicas or max_replicas)."""
+    listed = [f"{api.name} {getattr(api.autoscaling, at) if counts is None else counts[api.name]}" for api in apis]
+    return _some(listed)
+
+
+def _short_of(load: GroupLoad, packing: Packing, max_nodes: int) -> str:
+    """`` (Insufficient cpu, ...)``: what the scheduler says about the first replica that finds no room on the group's
+    ``max_nodes`` nodes; empty when that cannot be told."""
+    pending = packing.pending_beyond(max_nodes)
+    if not pending:
+        return ""
+    demand = load.demands[next(iter(pending))]
+    # A chip request is short of chips, not of the cores counted with them: the scheduler names what the pod asks for.
+    asked = [f.name for f in fields(Resources) if not (f.name == "neuroncores" and demand.chips)]
+    short = {
+        SCHEDULER_RESOURCE[name]
+        for node in packing.nodes[:max_nodes]
+        for name in asked
+        if getattr(load.offer - node.used, name) < getattr(demand, name)
+    }
+    return f" ({', '.join(f'Insufficient {name}' for name in sorted(short))})" if short else ""
+
+
+def check_group_capacity(
     apis: Sequence[tuple[Path, ApiSpec]],
+    group: NodeGroupSpec,
     capacity: NodeGroupCapacity,
-    group_path: Path = (),
+    group_path: Path = ("node_group",),
     *,
     neuron_monitor: bool = False,
     container_insights: bool = False,
+    cluster_autoscaler: bool = True,
 ) -> list[Problem]:
-    """The node group at ``max_size`` must hold the ``min_replicas`` of its APIs, or those pods stay Pending for good.
+    """The APIs of one node group packed onto its nodes (:mod:`inferentia_cdk.planning.packing`):
 
-    An error when no mix of the group's instance types can hold them (the HorizontalPodAutoscaler never goes below
-    min_replicas, and Cluster Autoscaler never above max_size); a warning when only the group's smaller types cannot,
-    since then it depends on which types EC2 hands out. APIs whose replica fits no node are left to
-    :func:`check_replica_fits`.
+    - their ``min_replicas`` must fit ``max_size`` nodes, or those pods stay Pending for good (the HPA never goes below
+      min_replicas, Cluster Autoscaler never above max_size): an error, on the API's min_replicas when the group has
+      one API, else on max_size. A warning when only the group's larger instance types hold them;
+    - their ``max_replicas`` should fit: a warning with the nodes full load needs;
+    - ``desired_size`` nodes should hold their ``min_replicas`` when the deploy finishes: a note otherwise.
+
+    APIs whose replica fits no node are left to :func:`check_replica_fits`.
     """
+    if not apis:
+        return []
+    loads = group_loads(
+        capacity, [api for _, api in apis], neuron_monitor=neuron_monitor, container_insights=container_insights
+    )
+    smallest, largest = loads[0], loads[-1]
+    placed = [(path, api) for path, api in apis if api.name not in largest.at_min.unplaceable]
+    if not placed:
+        return []
+    specs = [api for _, api in placed]
+    max_nodes, name = capacity.max_nodes, capacity.name
     problems: list[Problem] = []
-    nodes = capacity.max_nodes
-    offers = {
-        t.name: _node_offers(t, capacity.family, neuron_monitor=neuron_monitor, container_insights=container_insights)
-        for t in capacity.instance_types
-    }
-    placed: list[tuple[ApiSpec, dict[str, float]]] = []
-    for path, api in apis:
-        needs = _replica_needs(api, capacity.family)
-        per_type = sorted((*_per_node(needs, offer), name) for name, offer in offers.items())
-        (least, least_by, least_type), (most, most_by, most_type) = per_type[0], per_type[-1]
-        if least < 1:
-            continue
-        placed.append((api, needs))
-        wanted = api.autoscaling.min_replicas
-        fix = "raise the node group's max_size to {} or lower min_replicas"
-        if wanted > nodes * most:
+    single = len(specs) == 1
+    min_path: Path = (*placed[0][0], "autoscaling", "min_replicas") if single else (*group_path, "max_size")
+    if largest.at_min.node_count > max_nodes:
+        load, needed = largest, largest.at_min.node_count
+        placed_count = load.at_min.placed_within(max_nodes)
+        pending = sum(api.autoscaling.min_replicas - placed_count.get(api.name, 0) for api in specs)
+        if single:
+            per_node, limit = load.per_node(specs[0].name)
+            message = (
+                f"min_replicas {specs[0].autoscaling.min_replicas} cannot all run: node group {name!r} at max_size "
+                f"{max_nodes} holds {max_nodes * per_node} replicas of this API ({per_node} per "
+                f"{load.instance_type.name} node, limited by its {RESOURCE_NAMES[limit]}), so {pending} would stay "
+                f"Pending for good; raise the node group's max_size to {needed} or lower min_replicas"
+            )
+        else:
+            message = (
+                f"the min_replicas of APIs {_replica_counts(specs, at='min_replicas')} need {needed} "
+                f"{load.instance_type.name} nodes of node group {name!r} at once (packed the way the scheduler places "
+                f"them), but max_size is {max_nodes}: {pending} replicas would stay Pending for good"
+                f"{_short_of(load, load.at_min, max_nodes)}; raise max_size to {needed} or lower their min_replicas"
+            )
+        problems.append((MIN_REPLICAS_FIT if single else GROUP_HOLDS_MIN_REPLICAS).problem(min_path, message))
+    elif smallest.at_min.node_count > max_nodes:
+        problems.append(
+            MIN_REPLICAS_MAYBE.problem(
+                min_path,
+                f"the min_replicas of {'this API' if single else 'APIs ' + _replica_counts(specs, at='min_replicas')} "
+                f"fit node group {name!r} at max_size {max_nodes} only if its nodes are larger than "
+                f"{smallest.instance_type.name}, which needs {smallest.at_min.node_count}; to be sure, raise max_size "
+                f"to {smallest.at_min.node_count}",
+            )
+        )
+    else:
+        at_max = smallest.at_max
+        if at_max.node_count > max_nodes:
+            placed_count = at_max.placed_within(max_nodes)
+            pending = sum(api.autoscaling.max_replicas - placed_count.get(api.name, 0) for api in specs)
             problems.append(
-                MIN_REPLICAS_FIT.problem(
-                    (*path, "autoscaling", "min_replicas"),
-                    f"min_replicas {wanted} cannot all run: node group {capacity.name!r} at max_size {nodes} holds "
-                    f"{nodes * most} replicas of this API ({most} per {most_type} node, limited by its "
-                    f"{most_by}), so the rest would stay Pending; " + fix.format(math.ceil(wanted / most)),
+                MAX_REPLICAS_FIT.problem(
+                    (*group_path, "max_size"),
+                    f"node group {name!r} cannot hold full load: the max_replicas of "
+                    f"{'API' if single else 'APIs'} {_replica_counts(specs, at='max_replicas')} need "
+                    f"{at_max.node_count} {smallest.instance_type.name} nodes, and max_size is {max_nodes}, so "
+                    f"{pending} replicas would stay Pending{_short_of(smallest, at_max, max_nodes)} at full load; "
+                    f"raise max_size to {at_max.node_count} or lower max_replicas",
                 )
             )
-        elif wanted > nodes * least:
+        at_deploy = smallest.at_min.node_count
+        if at_deploy > group.desired_size:
+            missing = at_deploy - group.desired_size
+            pending = sum(api.autoscaling.min_replicas for api in specs) - sum(
+                smallest.at_min.placed_within(group.desired_size).values()
+            )
+            then = (
+                f"until Cluster Autoscaler adds {missing} node(s), {CLUSTER_AUTOSCALER_DELAY}"
+                if cluster_autoscaler
+                else "until something adds nodes: cluster.cluster_autoscaler is false, so nothing here will"
+            )
             problems.append(
-                MIN_REPLICAS_MAYBE.problem(
-                    (*path, "autoscaling", "min_replicas"),
-                    f"min_replicas {wanted} fits node group {capacity.name!r} at max_size {nodes} only if its nodes "
-                    f"are larger than {least_type} ({least} replicas per node, limited by its {least_by}); to be "
-                    "sure, " + fix.format(math.ceil(wanted / least)),
+                DEPLOY_STARTS_SHORT.problem(
+                    (*group_path, "desired_size"),
+                    f"node group {name!r} starts with desired_size {group.desired_size} node(s) and the min_replicas "
+                    f"of {'API' if single else 'APIs'} {_replica_counts(specs, at='min_replicas')} need {at_deploy}: "
+                    f"the deploy finishes with {pending} pod(s) Pending {then}; set desired_size to {at_deploy} to "
+                    "start with them",
                 )
             )
-    if len(placed) > 1:
-        for resource in placed[0][1]:
-            total = sum(api.autoscaling.min_replicas * needs[resource] for api, needs in placed)
-            most_offered = max(offer[resource] for offer in offers.values()) * nodes
-            if total > most_offered:
-                names = _some([api.name for api, _ in placed])
-                problems.append(
-                    GROUP_HOLDS_MIN_REPLICAS.problem(
-                        (*group_path, "max_size"),
-                        f"the min_replicas of APIs {names} need {total:.0f} {resource} at once, but max_size {nodes} "
-                        f"nodes of node group {capacity.name!r} offer at most {most_offered:.0f}; raise max_size or "
-                        "lower their min_replicas",
-                    )
-                )
     return problems
 
 
@@ -605,8 +645,11 @@ def check_api(
     scheduler_extension: bool = False,
     neuron_monitor: bool = False,
     container_insights: bool = False,
+    cluster_autoscaler: bool = True,
+    group_path: Path = ("node_group",),
 ) -> list[Problem]:
-    """Every problem of one API on its node group (errors and warnings), without the config-wide checks.
+    """Every problem of one API on its node group (errors, warnings and notes), without the config-wide checks; the
+    capacity rules see the group as holding this API alone.
 
     Problems of the node group itself (types, families, sizes) are reported by :func:`check_node_group`; the sizing
     rules need a valid group and are skipped until it is one.
@@ -622,8 +665,14 @@ def check_api(
     )
     if capacity is not None:
         problems += check_engine(api, node_group, capacity.family, path)
-        problems += check_min_replicas(
-            [(path, api)], capacity, neuron_monitor=neuron_monitor, container_insights=container_insights
+        problems += check_group_capacity(
+            [(path, api)],
+            node_group,
+            capacity,
+            group_path,
+            neuron_monitor=neuron_monitor,
+            container_insights=container_insights,
+            cluster_autoscaler=cluster_autoscaler,
         )
     return problems
 
@@ -704,13 +753,9 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
     for i, api in enumerate(config.apis):
         path: Path = ("apis", i)
         env_bytes += sum(_template_bytes(k) + _template_bytes(v) for k, v in api.env.items())
-        if api.node_group not in groups:
-            valid = _some(list(groups))
-            problems.append(
-                KNOWN_NODE_GROUP.problem(
-                    (*path, "node_group"), f"{shown(api.node_group)} is not a node group of this config; valid: {valid}"
-                )
-            )
+        unknown_group = check_api_node_group(api.node_group, list(groups), path)
+        if unknown_group:
+            problems += unknown_group
             problems += check_replica_bounds(api, path)
             continue
         api_group = groups[api.node_group][1]
@@ -732,12 +777,14 @@ def check_config(config: InferentiaConfig) -> list[Problem]:
         index, group = groups[name]
         capacity = capacities[id(group)]
         if capacity is not None:
-            problems += check_min_replicas(
+            problems += check_group_capacity(
                 apis,
+                group,
                 capacity,
                 ("node_groups", index),
                 neuron_monitor=neuron_monitor,
                 container_insights=container_insights,
+                cluster_autoscaler=config.cluster.cluster_autoscaler,
             )
     if env_bytes > MAX_ENV_TEMPLATE_BYTES:
         problems.append(

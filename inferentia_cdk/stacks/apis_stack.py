@@ -1,5 +1,5 @@
 """The APIs stack: one InferentiaApi per API of the config, on the cluster of the cluster stack, spread over nested
-stacks by a hash of each API's name (``core.placement``)."""
+stacks by a hash of each API's name (``planning.placement``)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,19 @@ if TYPE_CHECKING:
     from ..constructs.api_endpoint import ApiEndpoint
     from ..constructs.api_monitoring import ApiMonitoring
 
+API_ID = "Default"
+"""Each API's :class:`InferentiaApi` in the API's scope. CDK leaves ``Default`` out of logical ids, so the manifest's
+logical id is the API's name, as when it was the shard's child."""
+ENDPOINT_ID = "Endpoint"
+MONITORING_ID = "Monitoring"
+MODEL_ACCESS_ID = "ModelAccess"
+
 
 class InferentiaApisStack(cdk.Stack):
     """The config's APIs. Kept apart from the cluster so that changing an API never touches the cluster stack.
 
     Each API lives in the nested stack of its shard (:attr:`shards`, ids ``Shard00`` to ``Shard31``), which
-    ``core.placement.shard_of`` picks from the API's name alone, so that adding, removing or renaming an API never
+    ``planning.placement.shard_of`` picks from the API's name alone, so that adding, removing or renaming an API never
     moves another; each nested stack has CloudFormation's per-template limits to itself. Only shards that hold an
     API exist. This stack itself holds the nested stacks and the URL outputs of exposed APIs.
 
@@ -55,9 +62,8 @@ class InferentiaApisStack(cdk.Stack):
         self.endpoints: dict[str, ApiEndpoint] = {}
         self.monitoring: dict[str, ApiMonitoring] = {}
         self.model_access: dict[str, ModelAccess] = {}
-        # Config-wide facts, each a pass over every API: asked once, not once per API.
-        self.container_insights = config.container_insights()
-        self.neuron_monitor = config.neuron_monitor()
+        # The cluster's facts, each a pass over every API: asked once, not once per API.
+        self.facts = cluster_stack.neuron_cluster.facts
         self.shards: dict[int, cdk.NestedStack] = {}
         self._stack_name = self.stack_name  # read once: each read is a round trip to the jsii process
         self._region = self.region
@@ -73,82 +79,88 @@ class InferentiaApisStack(cdk.Stack):
             self.shards[shard] = nested
         return nested
 
-    def _add_api(self, scope: Construct, spec: ApiSpec) -> None:
-        """Everything of one API: its endpoint (when exposed) and its objects under ``scope``, its URL output here.
+    def _add_api(self, shard: Construct, spec: ApiSpec) -> None:
+        """Everything of one API, in a scope of its own in ``shard``: its endpoint (when exposed), its model access
+        (when it names a model), its objects and its monitoring there, its URL output here.
 
-        The unit of placement: every construct of an API is created here, with ids that follow the API's name, so
-        that reordering APIs replaces nothing.
+        The unit of placement: every construct of an API is created here, under the API's name, so that reordering
+        APIs replaces nothing; its children's ids are fixed words, so no API name can collide with another API's
+        constructs (APIs ``g`` and ``g-monitoring``), and API names are unique.
         """
-        config = self.config
-        cluster_stack = self.cluster_stack
-        node_group = config.node_group(spec.node_group)
-        if node_group is None:
-            raise ValueError(f"API {spec.name!r} names node group {spec.node_group!r}, which the config lacks")
-        plan = cluster_stack.endpoints_plan
-        load_balancer = cluster_stack.api_load_balancer
-        target: EndpointTarget | None = None
-        exposed = plan.api(spec.name) if plan is not None else None
-        if exposed is not None and plan is not None and load_balancer is not None:
-            # Imported here, as ApiLoadBalancer in the cluster stack: its constants are jsii calls at import.
-            from ..constructs.api_endpoint import ApiEndpoint
-
-            endpoint = ApiEndpoint(
-                scope, f"{spec.name}-endpoint", api=exposed, listener=load_balancer.listener, vpc=cluster_stack.vpc
-            )
-            self.endpoints[spec.name] = endpoint
-            target = EndpointTarget(
-                endpoint.target_group.target_group_arn,
-                load_balancer.security_group.security_group_id,
-                endpoint.target_group.target_group_full_name,
-                load_balancer.subnet_cidrs,
-            )
-            # On this stack, not the shard: cdk deploy prints, and other stacks read, only top-level outputs.
-            cdk.CfnOutput(
-                self,
-                exposed.output_id,
-                value=api_url(plan, exposed, load_balancer.host),
-                description=f"URL of API {spec.name}",
-            )
-        plugin = config.device_plugin
-        if spec.model is not None:
-            self.model_access[spec.name] = ModelAccess(
-                scope, f"{spec.name}-model-access", cluster=cluster_stack.cluster, spec=spec
-            )
+        scope = Construct(shard, spec.name)
+        endpoint = self._add_endpoint(scope, spec)
+        model_access = self._add_model_access(scope, spec)
         self.apis[spec.name] = InferentiaApi(
             scope,
-            spec.name,
-            cluster=cluster_stack.cluster,
+            API_ID,
+            cluster=self.cluster_stack.neuron_cluster.cluster,
+            facts=self.facts,
             spec=spec,
-            node_group=node_group,
-            scheduler_extension=plugin.scheduler_extension,
-            neuron_monitor=self.neuron_monitor,
-            endpoint=target,
-            container_insights=self.container_insights,
-            cluster_name=config.cluster.name,
+            endpoint=endpoint,
             region=self._region,
-            acknowledge=config.acknowledge,
+            acknowledge=self.config.acknowledge,
         )
-        if spec.name in self.model_access:
+        if model_access is not None:
             # The Pod Identity association first: Mountpoint asks for the pods' credentials when it mounts.
-            self.apis[spec.name].node.add_dependency(self.model_access[spec.name])
-        observability = config.observability
-        endpoint_group = self.endpoints[spec.name].target_group if spec.name in self.endpoints else None
-        if observability.dashboards and (self.container_insights or endpoint_group is not None):
-            # Imported here: aws_cloudwatch costs 0.1 s of import that an app without dashboards should not pay.
-            from ..constructs.api_monitoring import ApiMonitoring
+            self.apis[spec.name].node.add_dependency(model_access)
+        self._add_monitoring(scope, spec)
 
-            self.monitoring[spec.name] = ApiMonitoring(
-                scope,
-                f"{spec.name}-monitoring",
-                api_name=spec.name,
-                cluster_name=config.cluster.name,
-                signal=signal_of(spec.autoscaling),
-                container_insights=self.container_insights,
-                target_group=endpoint_group,
-                load_balancer_full_name=(
-                    load_balancer.load_balancer.load_balancer_full_name
-                    if endpoint_group is not None and load_balancer is not None
-                    else None
-                ),
-                alarm_topic_arn=observability.alarm_topic_arn,
-            )
+    def _add_endpoint(self, scope: Construct, spec: ApiSpec) -> EndpointTarget | None:
+        """The exposed API's target group and listener rule, and its URL output; None for a cluster-internal API."""
+        neuron_cluster = self.cluster_stack.neuron_cluster
+        plan, load_balancer = neuron_cluster.endpoints_plan, neuron_cluster.api_load_balancer
+        exposed = plan.api(spec.name) if plan is not None else None
+        if exposed is None or plan is None or load_balancer is None:
+            return None
+        # Imported here, as ApiLoadBalancer in NeuronCluster: its constants are jsii calls at import.
+        from ..constructs.api_endpoint import ApiEndpoint
+
+        endpoint = ApiEndpoint(scope, ENDPOINT_ID, api=exposed, listener=load_balancer.listener, vpc=neuron_cluster.vpc)
+        self.endpoints[spec.name] = endpoint
+        # On this stack, not the shard: cdk deploy prints, and other stacks read, only top-level outputs.
+        cdk.CfnOutput(
+            self,
+            exposed.output_id,
+            value=api_url(plan, exposed, load_balancer.host),
+            description=f"URL of API {spec.name}",
+        )
+        return EndpointTarget(
+            endpoint.target_group.target_group_arn,
+            load_balancer.security_group.security_group_id,
+            endpoint.target_group.target_group_full_name,
+            load_balancer.subnet_cidrs,
+        )
+
+    def _add_model_access(self, scope: Construct, spec: ApiSpec) -> ModelAccess | None:
+        """The LLM API's read access to its model's S3 prefixes, for its service account only; None without a model."""
+        if spec.model is None:
+            return None
+        access = ModelAccess(scope, MODEL_ACCESS_ID, cluster=self.cluster_stack.neuron_cluster.cluster, spec=spec)
+        self.model_access[spec.name] = access
+        return access
+
+    def _add_monitoring(self, scope: Construct, spec: ApiSpec) -> None:
+        """The API's dashboard (and alarms, when exposed), if dashboards are on and something publishes its metrics."""
+        observability = self.config.observability
+        endpoint = self.endpoints.get(spec.name)
+        if not observability.dashboards or not (self.facts.container_insights or endpoint is not None):
+            return
+        # Imported here: aws_cloudwatch costs 0.1 s of import that an app without dashboards should not pay.
+        from ..constructs.api_monitoring import ApiMonitoring
+
+        load_balancer = self.cluster_stack.neuron_cluster.api_load_balancer
+        self.monitoring[spec.name] = ApiMonitoring(
+            scope,
+            MONITORING_ID,
+            api_name=spec.name,
+            cluster_name=self.facts.cluster_name,
+            signal=signal_of(spec.autoscaling),
+            container_insights=self.facts.container_insights,
+            target_group=endpoint.target_group if endpoint is not None else None,
+            load_balancer_full_name=(
+                load_balancer.load_balancer.load_balancer_full_name
+                if endpoint is not None and load_balancer is not None
+                else None
+            ),
+            alarm_topic_arn=observability.alarm_topic_arn,
+        )

@@ -15,6 +15,7 @@ from constructs import IConstruct
 
 from ..constructs.cluster_autoscaler import ClusterAutoscaler
 from ..constructs.keda import Keda
+from ..constructs.model_access import ModelAccess
 from ..constructs.neuron_quota_check import NeuronQuotaCheck
 from ..constructs.observability import AGENT_POLICY, ContainerInsights
 from . import InferentiaApisStack, InferentiaClusterStack
@@ -30,7 +31,7 @@ def _ack(construct: IConstruct, rule: str, reason: str) -> None:
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
 
 
-def _acknowledge_node_roles(stack: cdk.Stack) -> None:
+def _acknowledge_node_roles(stack: IConstruct) -> None:
     """Every managed node group's role, including the Neuron ones."""
     reason = (
         "EKS requires the worker node, CNI and ECR read-only policies on node roles; AWS maintains them as EKS "
@@ -119,12 +120,12 @@ def _wildcard_resources(policy: iam.Policy) -> list[str]:
     return found
 
 
-def _acknowledge_cluster_autoscaler(stack: cdk.Stack) -> None:
+def _acknowledge_cluster_autoscaler(stack: IConstruct) -> None:
     """Cluster Autoscaler's role."""
-    partition, region, account = _arn_environment(stack)
-    asg_arn = f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*"
     for construct in stack.node.find_all():
         if isinstance(construct, ClusterAutoscaler):
+            partition, region, account = _arn_environment(cdk.Stack.of(construct))
+            asg_arn = f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*"
             role = construct.service_account
             _ack(
                 role,
@@ -148,7 +149,7 @@ def _acknowledge_cluster_autoscaler(stack: cdk.Stack) -> None:
             )
 
 
-def _acknowledge_quota_check(stack: cdk.Stack) -> None:
+def _acknowledge_quota_check(stack: IConstruct) -> None:
     """The deploy-time quota check's role."""
     for construct in stack.node.find_all():
         if isinstance(construct, NeuronQuotaCheck):
@@ -160,7 +161,7 @@ def _acknowledge_quota_check(stack: cdk.Stack) -> None:
             )
 
 
-def _acknowledge_api_load_balancer(stack: cdk.Stack) -> None:
+def _acknowledge_api_load_balancer(stack: IConstruct) -> None:
     """The APIs' load balancer: its access log bucket and the AWS Load Balancer Controller's role."""
     # Imported here: the module's constants are jsii calls that an app without endpoints should not pay at import.
     from ..constructs.api_load_balancer import ApiLoadBalancer
@@ -187,7 +188,7 @@ def _acknowledge_api_load_balancer(stack: cdk.Stack) -> None:
             )
 
 
-def _acknowledge_scaling(stack: cdk.Stack) -> None:
+def _acknowledge_scaling(stack: IConstruct) -> None:
     """KEDA's operator role and the Container Insights agent role."""
     for construct in stack.node.find_all():
         if isinstance(construct, Keda):
@@ -206,9 +207,11 @@ def _acknowledge_scaling(stack: cdk.Stack) -> None:
             )
 
 
-def _acknowledge_model_access(apis_stack: InferentiaApisStack) -> None:
+def _acknowledge_model_access(scope: IConstruct) -> None:
     """Each LLM API's read access to the objects under its model's S3 prefixes."""
-    for access in apis_stack.model_access.values():
+    for access in scope.node.find_all():
+        if not isinstance(access, ModelAccess):
+            continue
         policy = access.role.node.find_child("DefaultPolicy")
         assert isinstance(policy, iam.Policy)
         for resource in _wildcard_resources(policy):
@@ -220,18 +223,29 @@ def _acknowledge_model_access(apis_stack: InferentiaApisStack) -> None:
             )
 
 
+def acknowledge_findings(scope: IConstruct) -> None:
+    """Acknowledge, with their reasons, the AwsSolutions findings on what aws-cdk-lib creates for this library's
+    constructs under ``scope`` (a stack of the user's own holding a ``NeuronCluster``, ``NeuronCapacity`` or an LLM
+    API's ``ModelAccess``, say), and on every ``aws_eks_v2.Cluster`` there (its service role and kubectl provider).
+    Anything else stays the caller's."""
+    _acknowledge_node_roles(scope)
+    _acknowledge_cluster_autoscaler(scope)
+    _acknowledge_quota_check(scope)
+    _acknowledge_api_load_balancer(scope)
+    _acknowledge_scaling(scope)
+    _acknowledge_model_access(scope)
+    for construct in scope.node.find_all():
+        if isinstance(construct, eks.Cluster):
+            _acknowledge_cluster(construct)
+
+
 def apply_nag(app: cdk.App, cluster_stack: InferentiaClusterStack, apis_stack: InferentiaApisStack) -> None:
     """Run AwsSolutions on ``app`` at synth and acknowledge what aws-cdk-lib creates in our stacks."""
     # Imported here: cdk-nag's jsii module costs synth time that an app built with nag=False never needs.
     from cdk_nag import AwsSolutionsChecks
 
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    _acknowledge_node_roles(cluster_stack)
-    _acknowledge_cluster_autoscaler(cluster_stack)
-    _acknowledge_quota_check(cluster_stack)
-    _acknowledge_api_load_balancer(cluster_stack)
-    _acknowledge_scaling(cluster_stack)
-    _acknowledge_cluster(cluster_stack.cluster)
+    acknowledge_findings(cluster_stack)
     _acknowledge_model_access(apis_stack)
 
 
