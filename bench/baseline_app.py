@@ -16,9 +16,11 @@ What it leaves out is exactly our layer: config loading and validation, pydantic
 The benchmark checks that both apps produce the same resource types and counts in every template, and the same
 per-API resources property for property.
 
-With ``--wrap`` each API's manifest and dashboard sit under a plain ``Construct`` of their own, as ``InferentiaApi``
-and ``ApiMonitoring`` held them until they became the manifest and the dashboard themselves: the same resources
-again, so the difference in time is the price of one construct node per API's manifest and one per dashboard.
+Each API's manifest and dashboard sit in a plain ``Construct`` named after the API, as ours do (the scope keeps two
+APIs' ids apart; the manifest's id ``Default`` leaves it out of the logical id). With ``--wrap`` the manifest and the
+dashboard each sit under one more ``Construct``, as ``InferentiaApi`` and ``ApiMonitoring`` held them until they became
+the manifest and the dashboard themselves: the same resources again, so the difference in time is the price of one
+construct node per API's manifest and one per dashboard.
 Usage: python bench/baseline_app.py WORKLOAD.json OUTDIR [--wrap]
 """
 
@@ -502,15 +504,18 @@ def apis_stack(app: cdk.App, w: dict, cluster_stack: cdk.Stack, cluster: eks.Clu
             shards[shard] = cdk.NestedStack(
                 stack, f"Shard{shard:02d}", description=f"inferentia-cdk: APIs of shard {shard} (InferentiaApis)"
             )
+        # Each API's resources together in a scope named after it, so that two APIs' ids never meet; "Default" leaves
+        # the scope out of the manifest's logical id.
+        scope = Construct(shards[shard], name)
         if wrap:
-            eks.KubernetesManifest(Construct(shards[shard], name), "Resource", cluster=cluster, manifest=api["objects"])
+            eks.KubernetesManifest(Construct(scope, "Default"), "Resource", cluster=cluster, manifest=api["objects"])
         else:
-            eks.KubernetesManifest(shards[shard], name, cluster=cluster, manifest=api["objects"])
+            eks.KubernetesManifest(scope, "Default", cluster=cluster, manifest=api["objects"])
         if w["dashboards"]:
             if wrap:
-                dashboard(Construct(shards[shard], f"{name}-monitoring"), "Resource", cluster_name, api)
+                dashboard(Construct(scope, "Monitoring"), "Resource", cluster_name, api)
             else:
-                dashboard(shards[shard], f"{name}-monitoring", cluster_name, api)
+                dashboard(scope, "Monitoring", cluster_name, api)
 
 
 def main() -> None:
