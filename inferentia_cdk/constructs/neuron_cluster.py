@@ -84,22 +84,23 @@ def path_without_default(path: str) -> str:
     return "/".join(segment for segment in path.split("/") if segment != "Default")
 
 
-@jsii.implements(cdk.IAspect)
-class _PathsWithoutDefault:
-    """The values aws-cdk-lib derives from construct paths (``Name`` tags of the VPC, its subnets and a launch
-    template; the kubectl provider's description) as they were before the cluster stack held a ``NeuronCluster``
-    named ``Default``: a new ``Name`` on a launch template is a new version, which would roll every node of its group.
-    Runs after the tag aspects (priority ``MUTATING``)."""
+NAME_TAG_PRIORITY = 101
+"""Above the priority (100) of the ``Name`` tags aws-cdk-lib derives from construct paths, so ours win on every
+resource those tags reach, whatever order the tag aspects run in."""
 
-    def visit(self, node: IConstruct) -> None:
-        tags = cdk.TagManager.of(node)
-        if tags is not None:
-            name = tags.tag_values().get("Name")
-            if name is not None and "/Default/" in f"{name}/":
-                # Tag priority 100 is the one aws-cdk-lib's own Name tags have; the later setting wins a tie.
-                tags.set_tag("Name", path_without_default(name), 100, True)
-        if isinstance(node, lambda_.CfnFunction) and isinstance(node.description, str):
-            node.description = _DEFAULT_SEGMENT.sub("", node.description)
+
+def _name_without_default(construct: IConstruct) -> None:
+    """Tag ``construct`` (and what aws-cdk-lib's own ``Name`` tag of it reaches) ``Name`` = its path without ``Default``
+    segments: the values aws-cdk-lib derives from construct paths (``Name`` tags of the VPC, its subnets, its flow log
+    and a launch template) stay as they were before the cluster stack held a ``NeuronCluster`` named ``Default``; a new
+    ``Name`` on a launch template is a new version, which would roll every node of its group.
+
+    Set on the few constructs that carry such a tag, not by an aspect over every node: an aspect written in Python is
+    one call from the jsii process into Python per construct of the cluster (about 150), which cost 6-7 % of a one-API
+    synth (bench/PROFILE.md)."""
+    path = construct.node.path
+    if "/Default/" in f"{path}/":
+        cdk.Tags.of(construct).add("Name", path_without_default(path), priority=NAME_TAG_PRIORITY)
 
 
 class NeuronCluster(Construct):
@@ -139,7 +140,6 @@ class NeuronCluster(Construct):
         # With cdk.json's useCdkManagedLogGroup flag, aws-cdk-lib gives each Lambda it adds (kubectl provider,
         # AwsCustomResource) a log group of its own, and no setting for its key.
         cdk.Aspects.of(self).add(_EncryptLogGroups(self.key), priority=cdk.AspectPriority.MUTATING)
-        cdk.Aspects.of(self).add(_PathsWithoutDefault(), priority=cdk.AspectPriority.MUTATING + 1)
         self.cluster = self._add_cluster()
         self.system_nodegroup = self._add_system_nodegroup()
         self.vpc_cni = self._add_network_policy_enforcement()
@@ -151,6 +151,9 @@ class NeuronCluster(Construct):
             system_nodegroups=[self.system_nodegroup],
             log_encryption_key=self.key,
         )
+        for group in self.capacity.neuron_nodegroups.values():
+            if group.launch_template is not None:
+                _name_without_default(group.launch_template)
         self.metrics_server = self._add_metrics_server()
         self.endpoints_plan: EndpointsPlan | None = plan_endpoints(config)
         self.api_load_balancer = self._add_api_load_balancer(own_vpc=vpc is None)
@@ -187,12 +190,14 @@ class NeuronCluster(Construct):
             encryption_key=self.key,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))
+        flow_log = vpc.add_flow_log("FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group))
+        for tagged in (vpc, *vpc.public_subnets, *vpc.private_subnets, flow_log):
+            _name_without_default(tagged)
         return vpc
 
     def _add_cluster(self) -> eks.Cluster:
         spec = self.config.cluster
-        return eks.Cluster(
+        cluster = eks.Cluster(
             self,
             "Cluster",
             cluster_name=spec.name,
@@ -206,6 +211,11 @@ class NeuronCluster(Construct):
             default_capacity=0,
             kubectl_provider_options=eks.KubectlProviderOptions(kubectl_layer=KubectlV36Layer(self, "KubectlLayer")),
         )
+        # The kubectl provider's functions describe themselves by their path: without the Default segment, as before.
+        for node in cluster.node.find_all():
+            if isinstance(node, lambda_.CfnFunction) and isinstance(node.description, str):
+                node.description = _DEFAULT_SEGMENT.sub("", node.description)
+        return cluster
 
     def _endpoint_access(self) -> eks.EndpointAccess:
         spec = self.config.cluster
