@@ -47,18 +47,44 @@ class Resources:
     memory_mib: float
     pods: int
 
+    # Written out field by field: the packing check calls these hundreds of thousands of times for a large config,
+    # and a loop over dataclasses.fields() took most of check_config's time (bench/PROFILE.md).
     def __add__(self, other: Resources) -> Resources:
-        return Resources(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Resources)))
+        return Resources(
+            self.chips + other.chips,
+            self.neuroncores + other.neuroncores,
+            self.cpu_millicores + other.cpu_millicores,
+            self.memory_mib + other.memory_mib,
+            self.pods + other.pods,
+        )
 
     def __sub__(self, other: Resources) -> Resources:
-        return Resources(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(Resources)))
+        return Resources(
+            self.chips - other.chips,
+            self.neuroncores - other.neuroncores,
+            self.cpu_millicores - other.cpu_millicores,
+            self.memory_mib - other.memory_mib,
+            self.pods - other.pods,
+        )
 
     def times(self, count: int) -> Resources:
-        return Resources(*(getattr(self, f.name) * count for f in fields(Resources)))
+        return Resources(
+            self.chips * count,
+            self.neuroncores * count,
+            self.cpu_millicores * count,
+            self.memory_mib * count,
+            self.pods * count,
+        )
 
     def covers(self, demand: Resources) -> bool:
         """True when every amount here is at least ``demand``'s: NodeResourcesFit's test."""
-        return all(getattr(self, f.name) >= getattr(demand, f.name) for f in fields(Resources))
+        return (
+            self.chips >= demand.chips
+            and self.neuroncores >= demand.neuroncores
+            and self.cpu_millicores >= demand.cpu_millicores
+            and self.memory_mib >= demand.memory_mib
+            and self.pods >= demand.pods
+        )
 
 
 NOTHING = Resources(0, 0, 0.0, 0.0, 0)
