@@ -23,12 +23,18 @@ from ._acknowledge import acknowledgement_problems, report_warnings
 ARG_API_ARGUMENT = rule("ARG101", "error", "InferentiaApi's keyword arguments have their types")
 
 
+def _has_attribute(value: object, name: str) -> bool:
+    """Whether ``value`` has attribute ``name``, asked of its class first: ``hasattr`` on a jsii object reads the
+    property, one round trip to the jsii process per API."""
+    return hasattr(type(value), name) or hasattr(value, name)
+
+
 def check_api_arguments(
     cluster: object, facts: object, spec: object, endpoint: object, region: object
 ) -> list[Problem]:
     """Each keyword argument of :class:`InferentiaApi` has its type; ``None`` only where it is a default."""
     checks: tuple[tuple[str, object, bool, str], ...] = (
-        ("cluster", cluster, hasattr(cluster, "cluster_name"), "an aws_eks_v2.ICluster with a kubectl provider"),
+        ("cluster", cluster, _has_attribute(cluster, "cluster_name"), "an aws_eks_v2.ICluster with a kubectl provider"),
         (
             "facts",
             facts,
