@@ -1,7 +1,7 @@
 """``docs/rules.md``, generated from the rule registry: ``python -m inferentia_cdk.rules_page > docs/rules.md``.
 
 Every module of the package is imported first, so that every rule (those of the constructs included) is registered.
-tests/test_rules.py regenerates the page and fails when the file in the repository differs.
+tests/config/test_rules.py regenerates the page and fails when the file in the repository differs.
 """
 
 from __future__ import annotations

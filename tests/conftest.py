@@ -42,7 +42,7 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 MATRIX = ROOT / "tests" / "matrix"
 MATRIX_APPS = {"internal_default": "internal-default-cidrs.yaml", "internal_explicit": "internal-explicit-cidrs.yaml"}
-"""The synth matrix beside the two examples (tests/test_synth_matrix.py asserts that together they cover every
+"""The synth matrix beside the two examples (tests/stacks/test_synth_matrix.py asserts that together they cover every
 default and every switch): each config synthesized once per run, like the examples."""
 ALL_APPS = ["default", "full", "llm", *MATRIX_APPS]
 

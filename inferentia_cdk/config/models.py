@@ -169,6 +169,17 @@ IMAGE = rule("API002", "error", "image is an OCI image reference the kubelet can
 HEALTH_PATH_GRAMMAR = rule("API003", "error", "health_path is an absolute path of printable ASCII")
 WHOLE_CHIPS = rule("API004", "error", "compute.inf and compute.neuroncores are whole numbers of chips or cores")
 LNC_VALUE = rule("NG303", "error", "node_groups[].lnc is 1 or 2")
+AVAILABILITY_ZONES = rule(
+    "CLU150", "error", "availability_zones are 2-6 distinct zones of cluster.region, agreeing with max_azs"
+)
+S3_URI = rule("LLM411", "error", "model.uri and model.compiled_uri are s3://bucket/prefix/ folders")
+MODEL_NUMBER = rule("LLM412", "error", "model.size_gib is a number")
+MODEL_SHAPE = rule(
+    "LLM413", "error", "the model's shape is given whole (layers, heads, kv_heads, head_dim), kv_heads dividing heads"
+)
+ENGINE_AND_MODEL = rule("LLM414", "error", "an engine and a model come together")
+IMAGE_REQUIRED = rule("API010", "error", "an API names its image (only engine APIs have a default)")
+ALLOWED_NAMESPACES = rule("NET250", "error", "allowed_namespaces lists each namespace once")
 ONE_DEVICE_UNIT = rule("API303", "error", "compute asks for whole chips (inf) or NeuronCores (neuroncores), not both")
 QUANTITY_RULE = rule(
     "API005", "error", "compute.cpu and compute.mem are Kubernetes quantities a model server starts with"
@@ -333,7 +344,7 @@ class ClusterSpec(Model):
             return zones
         region = info.data.get("region")
         if region is None:
-            raise ValueError("availability_zones needs cluster.region: zone names belong to one region")
+            raise AVAILABILITY_ZONES.invalid("availability_zones needs cluster.region: zone names belong to one region")
         known_region = None if is_token(region) else region
         errors = [
             error for zone in zones if not is_token(zone) and (error := availability_zone_error(zone, known_region))
@@ -341,14 +352,14 @@ class ClusterSpec(Model):
         if len(set(zones)) != len(zones):
             errors.append("lists a zone more than once")
         if errors:
-            raise ValueError("; ".join(errors))
+            raise AVAILABILITY_ZONES.invalid("; ".join(errors))
         return zones
 
     @model_validator(mode="after")
     def _zones_and_max_azs(self) -> ClusterSpec:
         zones = self.availability_zones
         if zones is not None and "max_azs" in self.model_fields_set and self.max_azs != len(zones):
-            raise ValueError(
+            raise AVAILABILITY_ZONES.invalid(
                 f"max_azs {self.max_azs} disagrees with the {len(zones)} availability_zones listed; drop max_azs "
                 "(the VPC uses exactly the zones listed)"
             )
@@ -478,7 +489,9 @@ class ComputeSpec(Model):
             raise WHOLE_CHIPS.invalid(f"{info.field_name} must be a whole number of {unit}, got {value!r}")
         if isinstance(value, float):
             if not math.isfinite(value):
-                raise ValueError(f"inf {shown(value)} is not a number; ask for whole chips (1, 2, ...)")
+                raise WHOLE_CHIPS.invalid(
+                    f"{info.field_name} {shown(value)} is not a number; ask for whole {unit} (1, 2, ...)"
+                )
             if not value.is_integer():
                 raise WHOLE_CHIPS.invalid(
                     f"{info.field_name} is {shown(value)}: fractional requests are not allowed; ask for whole "
@@ -655,7 +668,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 def _positive_number(value: Any, what: str) -> Any:
     if isinstance(value, (bool, str)):
-        raise ValueError(f"{what} must be a number, not {value!r}")
+        raise MODEL_NUMBER.invalid(f"{what} must be a number, not {value!r}")
     return value
 
 
@@ -680,7 +693,7 @@ class ModelSpec(Model):
     def _uri(cls, value: str | None, info: Any) -> str | None:
         error = None if value is None else s3_uri_error(value, info.field_name)
         if error:
-            raise ValueError(error)
+            raise S3_URI.invalid(error)
         return value
 
     @field_validator("size_gib", mode="before")
@@ -694,12 +707,12 @@ class ModelSpec(Model):
         given = [name for name, value in shape.items() if value is not None]
         if given and len(given) < len(shape):
             missing = [name for name in shape if name not in given]
-            raise ValueError(
+            raise MODEL_SHAPE.invalid(
                 f"the model's shape is given in part ({', '.join(given)}): give {', '.join(missing)} too (all four "
                 "size the KV cache), or none to check the weights alone"
             )
         if self.heads is not None and self.kv_heads is not None and self.heads % self.kv_heads:
-            raise ValueError(
+            raise MODEL_SHAPE.invalid(
                 f"kv_heads {self.kv_heads} must divide heads {self.heads}: each key/value head serves a whole group of "
                 "query heads (1 and heads itself always do)"
             )
@@ -776,14 +789,16 @@ class ApiSpec(Model):
     @model_validator(mode="after")
     def _image_or_engine(self) -> ApiSpec:
         if self.engine is None and self.image is None:
-            raise ValueError(
+            raise IMAGE_REQUIRED.invalid(
                 "image is required: the server image of the API (only an API with an engine has a default, the "
                 "pinned Neuron vLLM container)"
             )
         if self.engine is not None and self.model is None:
-            raise ValueError("an engine needs a model: give model.uri and model.size_gib")
+            raise ENGINE_AND_MODEL.invalid("an engine needs a model: give model.uri and model.size_gib")
         if self.model is not None and self.engine is None:
-            raise ValueError("model is served by an engine: add engine (kind vllm, max_model_len, max_num_seqs)")
+            raise ENGINE_AND_MODEL.invalid(
+                "model is served by an engine: add engine (kind vllm, max_model_len, max_num_seqs)"
+            )
         return self
 
     @field_validator("name")
@@ -809,7 +824,7 @@ class ApiSpec(Model):
     def _allowed_namespaces(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and len(set(value)) != len(value):
             repeated = sorted({name for name in value if value.count(name) > 1})
-            raise ValueError(f"lists {', '.join(map(repr, repeated))} more than once")
+            raise ALLOWED_NAMESPACES.invalid(f"lists {', '.join(map(repr, repeated))} more than once")
         return value
 
     @field_validator("health_path")

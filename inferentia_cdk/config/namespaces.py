@@ -1,8 +1,8 @@
 """Every Kubernetes namespace the cluster, its add-ons and Kubernetes itself use, in one place.
 
 An API's namespace is its name, so these names are taken. The renderers and constructs take their namespaces from
-here (``tests/test_aws_grammar.py`` checks that every namespace they write is listed), so a namespace added later is
-refused as an API name without anyone remembering to.
+here (``tests/config/test_aws_grammar.py`` checks that every namespace they write is listed), so a namespace added
+later is refused as an API name without anyone remembering to.
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from ..config.models import InferentiaConfig
-from ..config.problems import raise_for_errors
+from ..config.problems import Problem, acknowledge, raise_for_errors, warnings
 from ..planning.loader import load_config
-from ..planning.validation import check_config
+from ..planning.scaling import check_autoscaling
+from ..planning.validation import check_api, check_config, check_node_group
 from . import InferentiaApisStack, InferentiaClusterStack
 
 DEFAULT_CONFIG = "examples/inferentia.yaml"
@@ -25,7 +26,8 @@ def build_app(
     Raises ``ConfigError`` listing every problem before any construct is created. With ``nag`` (default), cdk-nag's
     AwsSolutions pack runs at synth and fails it on any finding that is not acknowledged in ``inferentia_cdk.nag``.
     """
-    raise_for_errors(check_config(config))
+    problems = check_config(config)
+    raise_for_errors(problems)
     app = app or cdk.App()
     env = None
     if config.cluster.account or config.cluster.region:
@@ -48,9 +50,47 @@ def build_app(
     from .nag import acknowledge_core_validation, apply_nag
 
     acknowledge_core_validation(apis_stack)
+    _annotate_config_wide_warnings(config, problems, cluster_stack, apis_stack)
     if nag:
         apply_nag(app, cluster_stack, apis_stack)
     return app, cluster_stack, apis_stack
+
+
+def _annotate_config_wide_warnings(
+    config: InferentiaConfig, problems: list[Problem], cluster_stack: cdk.Stack, apis_stack: cdk.Stack
+) -> None:
+    """The config's warnings that no construct reports on its own (they concern several parts at once: the APIs a node
+    group holds together, the load balancer's sources, the alarm topic), as warnings of the stack they concern, so
+    that `cdk synth` shows what `inferentia-cdk validate` shows. Acknowledged ones stay silent."""
+    shown, _ = acknowledge(warnings(problems), config.acknowledge)
+    reported = {(p.code, p.message) for p in _construct_warnings(config)}
+    for warning in shown:
+        if (warning.code, warning.message) in reported:
+            continue
+        stack = apis_stack if warning.path[:1] == ("apis",) else cluster_stack
+        cdk.Annotations.of(stack).add_warning_v2(
+            f"inferentia-cdk:{warning.code}", f"{warning.location}: {warning.message} [{warning.code}]"
+        )
+
+
+def _construct_warnings(config: InferentiaConfig) -> list[Problem]:
+    """The warnings the node group and API constructs report themselves, with the same rules as they run them."""
+    found = [p for group in config.node_groups for p in check_node_group(group)]
+    neuron_monitor, container_insights = config.neuron_monitor(), config.container_insights()
+    exposed = {api.name for api in config.exposed_apis()}
+    for api in config.apis:
+        group = config.node_group(api.node_group)
+        if group is None:
+            continue
+        found += check_api(
+            api,
+            group,
+            scheduler_extension=config.device_plugin.scheduler_extension,
+            neuron_monitor=neuron_monitor,
+            container_insights=container_insights,
+        )
+        found += check_autoscaling(api, (), exposed=api.name in exposed, container_insights=container_insights)
+    return warnings(found)
 
 
 def build_app_from_context(app: cdk.App) -> tuple[cdk.App, InferentiaClusterStack, InferentiaApisStack]:

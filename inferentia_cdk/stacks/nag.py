@@ -3,7 +3,7 @@
 Only findings on resources that aws-cdk-lib creates and does not let us change are acknowledged; anything our own
 configuration can fix (endpoint access, logging, flow logs, encryption) is fixed instead. cdk-nag 3 acknowledges each
 finding by its exact id, so ids that embed a policy ARN or a logical id are built here from the construct tree.
-tests/test_gates.py fails on an acknowledgement here whose finding is gone.
+tests/stacks/test_gates.py fails on an acknowledgement here whose finding is gone.
 """
 
 from __future__ import annotations

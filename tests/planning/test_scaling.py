@@ -386,7 +386,7 @@ def _plan(path: Path, *extra: str) -> tuple[int, str]:
 
 
 def test_plan_shows_each_signal_target_and_capacity_at_max(tmp_path: Path) -> None:
-    examples = Path(__file__).resolve().parent.parent / "examples"
+    examples = Path(__file__).resolve().parents[2] / "examples"
     code, out = _plan(examples / "full.yaml", "--json")
     assert code == 0
     scaling = {plan["name"]: plan["scaling"] for plan in json.loads(out)["apis"]}

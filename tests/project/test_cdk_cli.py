@@ -1,6 +1,6 @@
 """`npx cdk` as CDK users type it: from the project root, with no virtualenv activated and nothing exported.
 
-tests/test_gates.py's `cli_outdir` runs `npx cdk synth` in such an environment; this module checks what that run
+tests/stacks/test_gates.py's `cli_outdir` runs `npx cdk synth` in such an environment; this module checks what that run
 cannot see.
 """
 

@@ -15,7 +15,7 @@ import pytest
 
 from inferentia_cdk.cli.main import EXIT_INVALID, EXIT_VALID, main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 TWO_CHIPS_THREE_PROCESSES = """\

@@ -20,7 +20,7 @@ from botocore.retries import standard
 from inferentia_cdk.cli.quota import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_COVERED, EXIT_SHORT, add_quota_arguments
 from inferentia_cdk.cli.quota import run_quota as run_quota_command
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "inferentia.yaml"  # one inf1.xlarge (4 vCPUs) group, max_size 4: 16 vCPUs on L-1945791B
 TARGET_PREFIX = "ServiceQuotasV20190624."
 

@@ -43,6 +43,14 @@ def _features(config: InferentiaConfig) -> set[str]:
     found |= {"monitor"} if config.deployed_device_plugin().monitor else set()
     found |= {"scheduler extension"} if config.device_plugin.scheduler_extension else set()
     found |= {"allowed_namespaces"} if any(api.allowed_namespaces for api in config.apis) else set()
+    found |= {f"lnc {g.lnc}" for g in config.node_groups if g.lnc is not None}
+    found |= {f"compute {api.compute.unit}" for api in config.apis}
+    found |= {"startup_timeout_seconds"} if any(api.startup_timeout_seconds for api in config.apis) else set()
+    found |= {"endpoint_priority"} if any(api.endpoint_priority for api in config.apis) else set()
+    found |= {"engine"} if any(api.engine for api in config.apis) else set()
+    found |= {"availability_zones"} if config.cluster.availability_zones else set()
+    found |= {"public_access_any_source"} if config.cluster.public_access_any_source else set()
+    found |= {"acknowledge"} if config.acknowledge else set()
     plan = plan_endpoints(config)
     if plan is not None:
         sources = "default CIDRs" if plan.spec.allowed_cidrs is None else "explicit CIDRs"
@@ -72,6 +80,15 @@ REQUIRED = {
     "endpoints internal with explicit CIDRs",
     "endpoints internet-facing",
     "endpoint: false beside exposed APIs",
+    "lnc 1",
+    "compute chips",
+    "compute neuroncores",
+    "startup_timeout_seconds",
+    "endpoint_priority",
+    "engine",
+    "availability_zones",
+    "public_access_any_source",
+    "acknowledge",
 }
 
 

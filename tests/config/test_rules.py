@@ -94,6 +94,20 @@ def test_no_problem_is_built_without_a_rule() -> None:
     assert direct == []
 
 
+def test_no_model_validator_raises_without_a_rule() -> None:
+    """A bare ``ValueError`` in a model validator reaches the user as the catch-all CFG009; each check raises its own
+    rule's ``invalid(...)`` instead."""
+    bare = []
+    # problems.py raises ValueError only for a programming error: a malformed or duplicate code.
+    for source in (s for s in (PACKAGE / "config").rglob("*.py") if s.name != "problems.py"):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                function = node.exc.func
+                if isinstance(function, ast.Name) and function.id == "ValueError":
+                    bare.append(f"{source.relative_to(PACKAGE)}:{node.lineno}")
+    assert bare == []
+
+
 def test_every_registered_code_follows_the_grammar_and_has_a_summary() -> None:
     for code, registered in RULES.items():
         assert RULE_CODE.fullmatch(code) and registered.code == code

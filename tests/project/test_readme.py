@@ -53,6 +53,18 @@ def test_constructs_page_examples_run() -> None:
     assert "2 L-1945791B" in completed.stdout
 
 
+def test_the_readmes_minimal_config_is_valid(tmp_path: Path) -> None:
+    from inferentia_cdk.planning.loader import load_config
+
+    configs = [block for block in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.DOTALL)]
+    assert configs, "the README shows a minimal config"
+    for i, text in enumerate(configs):
+        path = tmp_path / f"readme-{i}.yaml"
+        path.write_text(text)
+        loaded = load_config(path)
+        assert loaded.warnings == () and loaded.config.apis
+
+
 def test_readme_is_short() -> None:
     assert len((ROOT / "README.md").read_text().splitlines()) <= README_MAX_LINES
 

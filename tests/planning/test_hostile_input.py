@@ -26,7 +26,7 @@ from inferentia_cdk.config.problems import RULE_CODE, ConfigError, errors, warni
 from inferentia_cdk.planning.loader import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_ENTRIES, MAX_PROBLEMS, load_config
 from inferentia_cdk.planning.validation import MAX_ENV_STRING_BYTES, check_api
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 VALID = """\
 cluster:

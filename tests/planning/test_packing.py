@@ -31,7 +31,7 @@ from inferentia_cdk.planning.loader import load_config, parse_config
 from inferentia_cdk.planning.packing import Replicas, Resources, group_load, node_offer, pack, replica_demand
 from inferentia_cdk.planning.validation import check_api
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 IMAGE = "public.ecr.aws/example/model:1.0"
 
@@ -174,7 +174,9 @@ def test_packing_agrees_with_the_scheduler_on_the_bundled_examples() -> None:
       7 at full load need 7 and max_size 4 holds 4, so 3 pods report "Insufficient aws.amazon.com/neuron".
     - Cluster Autoscaler sizes the group by simulating the same filter, largest pod first (binpacking estimator).
     """
-    expected = yaml.safe_load((Path(__file__).parent / "fixtures" / "expected_placement.yaml").read_text())
+    expected = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "fixtures" / "expected_placement.yaml").read_text()
+    )
     for example, groups in expected.items():
         plan = plan_cluster(load_config(ROOT / example).config)
         for group in plan.groups:

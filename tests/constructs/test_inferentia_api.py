@@ -20,7 +20,7 @@ from inferentia_cdk.config.models import InferentiaConfig
 from inferentia_cdk.config.problems import ConfigError
 from inferentia_cdk.planning.loader import load_config
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 KUBERNETES_RESOURCE = "Custom::AWSCDK-EKS-KubernetesResource"
 
 

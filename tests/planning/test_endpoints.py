@@ -455,5 +455,5 @@ def test_adding_or_removing_an_exposed_api_leaves_the_cluster_stack_byte_identic
 
 
 def test_readme_curl_example_matches_the_rewrite() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "docs" / "endpoints.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "endpoints.md").read_text()
     assert "curl https://api.example.com/bert-large/predict" in readme

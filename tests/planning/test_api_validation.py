@@ -335,7 +335,7 @@ def _deployment(objects: list[dict[str, Any]]) -> dict[str, Any]:
 @pytest.mark.parametrize("scheduler_extension", [False, True])
 @pytest.mark.parametrize("example", ["inferentia.yaml", "full.yaml"])
 def test_every_rendered_object_passes_kubernetes_validate(example: str, scheduler_extension: bool) -> None:
-    config = load_config(Path(__file__).parent.parent / "examples" / example).config
+    config = load_config(Path(__file__).resolve().parents[2] / "examples" / example).config
     for spec in config.apis:
         node_group = config.node_group(spec.node_group)
         assert node_group is not None

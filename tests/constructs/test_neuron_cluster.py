@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from synth_support import Synthesized
 
-FIXTURE = Path(__file__).parent / "fixtures" / "logical_ids_before_neuron_cluster.json"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "logical_ids_before_neuron_cluster.json"
 """Logical id -> resource type of every template, and the output ids, of both examples as synthesized by the commit
 before the cluster stack became a NeuronCluster (main at dee9d43)."""
 

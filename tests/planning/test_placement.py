@@ -148,7 +148,7 @@ def test_cfn_lint_finds_no_errors_in_nested_templates(default_app: Synthesized, 
         assert paths
         for path in paths:
             for match in lint_file(path, ManualArgs(regions=["us-east-1"])):
-                # W3005: aws-cdk-lib's explicit DependsOn beside a Ref, as in tests/test_gates.py.
+                # W3005: aws-cdk-lib's explicit DependsOn beside a Ref, as in tests/stacks/test_gates.py.
                 if match.rule.id != "W3005":
                     findings.append(f"{path.name}: {match.rule.id} {match.message}")
     assert findings == []
