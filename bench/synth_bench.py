@@ -304,7 +304,8 @@ def derive(result: dict[str, Any]) -> None:
     samples = result["samples"]
     for side, side_samples in samples.items():
         for metric, values in side_samples.items():
-            result[f"{side}_{metric}"] = summary(values)
+            if values:  # --nag-runs 0 leaves cdk-nag's side empty
+                result[f"{side}_{metric}"] = summary(values)
     for metric in ("wall_s", "cpu_s", "peak_mib"):
         result[f"ratio_{metric}"] = round(
             result[f"ours_{metric}"]["median"] / result[f"baseline_{metric}"]["median"], 3
@@ -320,9 +321,10 @@ def derive(result: dict[str, Any]) -> None:
             result[f"ratio_wrapped_{metric}"] = round(wrapped, 3)
     for metric in ("wall_s", "cpu_s"):
         # cdk-nag ran in the first rounds only: compare it with ours of the same rounds.
-        nag = samples["ours_nag"][metric]
+        nag = samples.get("ours_nag", {}).get(metric, [])
         added = [with_nag - without for with_nag, without in zip(nag, samples["ours"][metric][: len(nag)], strict=True)]
-        result[f"nag_adds_{metric}"] = round(statistics.median(added), 2)
+        # --nag-runs 0 measures no cdk-nag rounds: nothing to report, rather than a median of nothing.
+        result[f"nag_adds_{metric}"] = round(statistics.median(added), 2) if added else None
 
 
 def write_results(results: dict[str, Any]) -> None:
@@ -407,13 +409,14 @@ def results_table(results: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["runs"]:
+        nag = "not measured" if r["nag_adds_wall_s"] is None else f"{r['nag_adds_wall_s']} / {r['nag_adds_cpu_s']}"
         lines.append(
             f"| {r['n_apis']} | {_range(r['baseline_wall_s'])} | {_range(r['ours_wall_s'])} "
             f"| {r['ratio_wall_s']:.3f} ({r['paired_ratio_wall_s']:.3f}) "
             f"| {_range(r['baseline_cpu_s'])} | {_range(r['ours_cpu_s'])} "
             f"| {r['ratio_cpu_s']:.3f} ({r['paired_ratio_cpu_s']:.3f}) "
             f"| {r['baseline_peak_mib']['median']:.0f} / {r['ours_peak_mib']['median']:.0f} "
-            f"| {r['ratio_peak_mib']:.3f} | {r['nag_adds_wall_s']} / {r['nag_adds_cpu_s']} |"
+            f"| {r['ratio_peak_mib']:.3f} | {nag} |"
         )
     return lines
 
