@@ -103,13 +103,16 @@ def api_name_problem(api_name: object) -> Problem | None:
     return None
 
 
-class ApiMonitoring(Construct):
-    """The API's dashboard (child ``Default``, so its logical id is the construct's own), named
-    ``<cluster>-<api>``, with its NeuronCore utilisation and running replicas (Container Insights) and, for an exposed
-    API, its request rate, target latency p50/p99, 5xx responses and healthy targets (its load balancer target
-    group). An exposed API also gets two alarms: ``FiveXxRate`` (more than ``FIVE_XX_RATE_PERCENT`` % of requests
-    answered 5xx by the pods in 3 of 5 minutes) and ``NoHealthyTargets`` (no healthy target for 3 minutes). Missing
-    data never alarms: the load balancer reports nothing while no requests come.
+class ApiMonitoring(cloudwatch.Dashboard):
+    """The API's dashboard, named ``<cluster>-<api>``, with its NeuronCore utilisation and running replicas (Container
+    Insights) and, for an exposed API, its request rate, target latency p50/p99, 5xx responses and healthy targets (its
+    load balancer target group). An exposed API also gets two alarms, children of the dashboard: ``FiveXxRate`` (more
+    than ``FIVE_XX_RATE_PERCENT`` % of requests answered 5xx by the pods in 3 of 5 minutes) and ``NoHealthyTargets``
+    (no healthy target for 3 minutes). Missing data never alarms: the load balancer reports nothing while no requests
+    come.
+
+    It is the ``Dashboard`` itself, not a construct holding one: a holder's construct node and jsii round trip would
+    cost about 1 ms per API (bench/PROFILE.md).
 
     :param api_name: the API (its namespace, so also the Container Insights ``Namespace`` dimension).
     :param cluster_name: the EKS cluster's literal name (the ``ClusterName`` dimension).
@@ -151,100 +154,122 @@ class ApiMonitoring(Construct):
                 alarm_topic_arn,
             )
         )
-        super().__init__(scope, construct_id)
+        load_balancer_metrics = (
+            _LoadBalancerMetrics(load_balancer_full_name, target_group.target_group_full_name)
+            if target_group is not None and load_balancer_full_name is not None
+            else None
+        )
+        widgets = dashboard_rows(api_name, cluster_name, signal, container_insights, load_balancer_metrics)
+        super().__init__(scope, construct_id, dashboard_name=f"{cluster_name}-{api_name}", widgets=widgets)
         self.api_name = api_name
         self.cluster_name = cluster_name
-        rows: list[list[cloudwatch.IWidget]] = []
-        if container_insights:
-            rows.append(self._neuroncore_row(signal))
-        load_balancer_metrics = None
-        if target_group is not None and load_balancer_full_name is not None:
-            load_balancer_metrics = _LoadBalancerMetrics(load_balancer_full_name, target_group.target_group_full_name)
-            rows.append(load_balancer_metrics.row())
-        self.dashboard = cloudwatch.Dashboard(
-            self, "Default", dashboard_name=f"{cluster_name}-{api_name}", widgets=rows
-        )
-        self.alarms = self._alarms(load_balancer_metrics) if load_balancer_metrics is not None else []
+        self.alarms = _add_alarms(self, load_balancer_metrics) if load_balancer_metrics is not None else []
         if alarm_topic_arn is not None and self.alarms:
-            self._notify(alarm_topic_arn)
+            _notify(self, self.alarms, alarm_topic_arn)
 
-    def _neuroncore_row(self, signal: ScalingSignal) -> list[cloudwatch.IWidget]:
-        dimensions = {"ClusterName": self.cluster_name, "Namespace": self.api_name}
-        neuroncores = cloudwatch.Metric(
-            namespace=CONTAINER_INSIGHTS_NAMESPACE,
-            metric_name=NEURONCORE_UTILIZATION_METRIC,
-            dimensions_map=dimensions,
-            statistic="Average",
-            period=PERIOD,
-            label="NeuronCore utilisation %",
-        )
-        replicas = cloudwatch.Metric(
-            namespace=CONTAINER_INSIGHTS_NAMESPACE,
-            metric_name=RUNNING_PODS_METRIC,
-            dimensions_map=dimensions,
-            statistic="Average",
-            period=PERIOD,
-            label="running replicas",
-        )
-        target = (
-            [cloudwatch.HorizontalAnnotation(value=signal.target, label="scaling target")]
-            if signal.metric == "neuroncore_utilization"
-            else []
-        )
-        return [
-            cloudwatch.GraphWidget(
-                title="NeuronCore utilisation",
-                left=[neuroncores],
-                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
-                left_annotations=target,
-                width=12,
-                height=WIDGET_HEIGHT,
-            ),
-            cloudwatch.GraphWidget(
-                title=f"Replicas ({signal.min_replicas}-{signal.max_replicas})",
-                left=[replicas],
-                left_y_axis=cloudwatch.YAxisProps(min=0),
-                width=12,
-                height=WIDGET_HEIGHT,
-            ),
-        ]
+    @property
+    def dashboard(self) -> cloudwatch.Dashboard:
+        """The API's ``Dashboard``: the construct itself (kept for code written when it held the dashboard)."""
+        return self
 
-    def _alarms(self, metrics: _LoadBalancerMetrics) -> list[cloudwatch.Alarm]:
-        # Children of the dashboard, as they were when ApiMonitoring was the dashboard: their logical ids stay.
-        api_name, prefix = self.api_name, f"{self.cluster_name}-{self.api_name}"
-        return [
-            metrics.error_rate.create_alarm(
-                self.dashboard,
-                "FiveXxRate",
-                alarm_name=f"{prefix}-5xx-rate",
-                alarm_description=f"More than {FIVE_XX_RATE_PERCENT}% of API {api_name}'s requests got a 5xx "
-                "from its pods in 3 of the last 5 minutes",
-                threshold=FIVE_XX_RATE_PERCENT,
-                evaluation_periods=5,
-                datapoints_to_alarm=3,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            metrics.healthy.create_alarm(
-                self.dashboard,
-                "NoHealthyTargets",
-                alarm_name=f"{prefix}-no-healthy-targets",
-                alarm_description=f"API {api_name} had no healthy replica behind its load balancer for 3 minutes",
-                threshold=1,
-                evaluation_periods=3,
-                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-        ]
 
-    def _notify(self, alarm_topic_arn: str) -> None:
-        # Imported only here: an app without an alarm topic never loads the module.
-        from aws_cdk import aws_cloudwatch_actions as actions
+def dashboard_rows(
+    api_name: str,
+    cluster_name: str,
+    signal: ScalingSignal,
+    container_insights: bool,
+    load_balancer_metrics: _LoadBalancerMetrics | None,
+) -> list[list[cloudwatch.IWidget]]:
+    """The dashboard's widgets, a row each: the NeuronCore row when Container Insights publishes it, the load balancer
+    row when the API is exposed."""
+    rows: list[list[cloudwatch.IWidget]] = []
+    if container_insights:
+        rows.append(_neuroncore_row(api_name, cluster_name, signal))
+    if load_balancer_metrics is not None:
+        rows.append(load_balancer_metrics.row())
+    return rows
 
-        action = actions.SnsAction(sns.Topic.from_topic_arn(self.dashboard, "AlarmTopic", alarm_topic_arn))
-        for alarm in self.alarms:
-            alarm.add_alarm_action(action)
-            alarm.add_ok_action(action)
+
+def _neuroncore_row(api_name: str, cluster_name: str, signal: ScalingSignal) -> list[cloudwatch.IWidget]:
+    dimensions = {"ClusterName": cluster_name, "Namespace": api_name}
+    neuroncores = cloudwatch.Metric(
+        namespace=CONTAINER_INSIGHTS_NAMESPACE,
+        metric_name=NEURONCORE_UTILIZATION_METRIC,
+        dimensions_map=dimensions,
+        statistic="Average",
+        period=PERIOD,
+        label="NeuronCore utilisation %",
+    )
+    replicas = cloudwatch.Metric(
+        namespace=CONTAINER_INSIGHTS_NAMESPACE,
+        metric_name=RUNNING_PODS_METRIC,
+        dimensions_map=dimensions,
+        statistic="Average",
+        period=PERIOD,
+        label="running replicas",
+    )
+    target = (
+        [cloudwatch.HorizontalAnnotation(value=signal.target, label="scaling target")]
+        if signal.metric == "neuroncore_utilization"
+        else []
+    )
+    return [
+        cloudwatch.GraphWidget(
+            title="NeuronCore utilisation",
+            left=[neuroncores],
+            left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+            left_annotations=target,
+            width=12,
+            height=WIDGET_HEIGHT,
+        ),
+        cloudwatch.GraphWidget(
+            title=f"Replicas ({signal.min_replicas}-{signal.max_replicas})",
+            left=[replicas],
+            left_y_axis=cloudwatch.YAxisProps(min=0),
+            width=12,
+            height=WIDGET_HEIGHT,
+        ),
+    ]
+
+
+def _add_alarms(monitoring: ApiMonitoring, metrics: _LoadBalancerMetrics) -> list[cloudwatch.Alarm]:
+    """The exposed API's two alarms, children of its dashboard (their logical ids follow it)."""
+    api_name, prefix = monitoring.api_name, f"{monitoring.cluster_name}-{monitoring.api_name}"
+    return [
+        metrics.error_rate.create_alarm(
+            monitoring,
+            "FiveXxRate",
+            alarm_name=f"{prefix}-5xx-rate",
+            alarm_description=f"More than {FIVE_XX_RATE_PERCENT}% of API {api_name}'s requests got a 5xx "
+            "from its pods in 3 of the last 5 minutes",
+            threshold=FIVE_XX_RATE_PERCENT,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        ),
+        metrics.healthy.create_alarm(
+            monitoring,
+            "NoHealthyTargets",
+            alarm_name=f"{prefix}-no-healthy-targets",
+            alarm_description=f"API {api_name} had no healthy replica behind its load balancer for 3 minutes",
+            threshold=1,
+            evaluation_periods=3,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        ),
+    ]
+
+
+def _notify(monitoring: ApiMonitoring, alarms: list[cloudwatch.Alarm], alarm_topic_arn: str) -> None:
+    """Each alarm notifies the topic on ALARM and on OK."""
+    # Imported only here: an app without an alarm topic never loads the module.
+    from aws_cdk import aws_cloudwatch_actions as actions
+
+    action = actions.SnsAction(sns.Topic.from_topic_arn(monitoring, "AlarmTopic", alarm_topic_arn))
+    for alarm in alarms:
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
 
 
 class _LoadBalancerMetrics:

@@ -1,4 +1,5 @@
-"""``InferentiaApi``: one inference API on a Neuron node group of a cluster, as one Kubernetes manifest resource."""
+"""``InferentiaApi``: one inference API on a Neuron node group of a cluster, as the Kubernetes manifest resource of its
+objects."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
-from ..config.models import ApiSpec
+from ..config.models import ApiSpec, NodeGroupSpec
 from ..config.problems import Problem, argument_problem, raise_for_errors, rule
 from ..manifests.api import family_of_group, render_api
 from ..manifests.endpoint import EndpointTarget
@@ -53,11 +54,14 @@ def check_api_arguments(
     return [_argument(name, value, valid) for name, value, ok, valid in checks if not ok]
 
 
-class InferentiaApi(Construct):
+class InferentiaApi(eks.KubernetesManifest):
     """An inference API on AWS Inferentia or Trainium: its own Namespace, a Deployment sized into NeuronCore Groups,
     a Service, a HorizontalPodAutoscaler (or KEDA's ScaledObject), a PodDisruptionBudget and a NetworkPolicy
-    admitting only the API port, applied as one ``KubernetesManifest`` (child ``Default``, so its logical id is the
-    API's own).
+    admitting only the API port.
+
+    It is the ``KubernetesManifest`` that applies them, not a construct holding one: the construct node and the jsii
+    round trip of a holder cost about 1 ms per API, which a synth of 1,000 APIs pays 1,000 times (bench/PROFILE.md).
+    Built with the id ``Default`` in a scope of its own (as the APIs stack does), its logical id is the scope's.
 
     The spec is checked against the cluster before anything is created: every error is raised at once as a
     :class:`inferentia_cdk.ConfigError` (paths like ``apis.<name>.processes_per_replica``), an API whose
@@ -107,47 +111,74 @@ class InferentiaApi(Construct):
         raise_for_errors(
             check_api_arguments(cluster, facts, spec, endpoint, region) + acknowledgement_problems(acknowledge)
         )
-        # Raise before the construct joins the tree: a bad spec leaves no half-built API behind.
+        # Every check and the rendering come before the manifest joins the tree: a bad spec leaves no half-built API.
         findings = _checked(spec, facts, endpoint)
-        super().__init__(scope, construct_id)
+        node_group = _node_group(spec, facts)
+        objects = render_api_objects(spec, facts, node_group, scope=scope, endpoint=endpoint, region=region)
+        super().__init__(scope, construct_id, cluster=cluster, manifest=objects)
         self.spec = spec
         self.facts = facts
-        node_group = facts.node_group(spec.node_group)
-        assert node_group is not None  # _checked refused any other
         self.node_group = node_group
         self.sizing: ReplicaSizing = size_api(spec.compute, family_of_group(node_group), spec.processes_per_replica)
-        self.objects: list[dict[str, Any]] = self._render(region, endpoint)
-        self.manifest = eks.KubernetesManifest(self, "Default", cluster=cluster, manifest=self.objects)
+        self.objects: list[dict[str, Any]] = objects
         self.warnings, self.acknowledged = report_warnings(
             self, [p for p in findings if p.severity == "warning"], acknowledge
         )
-        for note in (p for p in findings if p.severity == "note"):
-            cdk.Annotations.of(self).add_info(note.message)
+        _annotate_notes(self, findings)
 
     @property
     def namespace(self) -> str:
         """The API's namespace (its name); its Service is ``<name>.<name>.svc.cluster.local`` on ``spec.port``."""
         return self.spec.name
 
-    def _render(self, region: str | None, endpoint: EndpointTarget | None) -> list[dict[str, Any]]:
-        spec = self.spec
-        # Only the CloudWatch triggers name a region and cluster; each read is a round trip to the jsii process, so a
-        # CPU-scaled API (a plain HPA) makes none.
-        on_cloudwatch = spec.autoscaling.metric != "cpu"
-        autoscaler = autoscaler_objects(
-            spec,
-            cluster_name=self.facts.cluster_name if on_cloudwatch else "",
-            region=(region or cdk.Stack.of(self).region) if on_cloudwatch else "",
-            target_group_full_name=endpoint.target_group_full_name if endpoint is not None else None,
-        )
-        return render_api(
-            spec,
-            self.node_group,
-            scheduler_extension=self.facts.scheduler_extension,
-            endpoint=endpoint,
-            autoscaler=autoscaler,
-            region=(region or cdk.Stack.of(self).region) if spec.model is not None else "",
-        )
+    @property
+    def manifest(self) -> eks.KubernetesManifest:
+        """The ``KubernetesManifest`` of the API's objects: the API itself (kept for code written when the API held
+        its manifest as a child)."""
+        return self
+
+
+def render_api_objects(
+    spec: ApiSpec,
+    facts: NeuronClusterFacts,
+    node_group: NodeGroupSpec,
+    *,
+    scope: Construct,
+    endpoint: EndpointTarget | None,
+    region: str | None,
+) -> list[dict[str, Any]]:
+    """The Kubernetes objects of the API on ``node_group`` of the cluster ``facts`` describes: its own objects and the
+    autoscaler's. The stack's region (of ``scope``) is read only when ``region`` is not given and an object names it:
+    each read is a round trip to the jsii process, so a CPU-scaled API without a model (a plain HPA) makes none."""
+    on_cloudwatch = spec.autoscaling.metric != "cpu"
+    needs_region = on_cloudwatch or spec.model is not None
+    stack_region = (region or cdk.Stack.of(scope).region) if needs_region else ""
+    autoscaler = autoscaler_objects(
+        spec,
+        cluster_name=facts.cluster_name if on_cloudwatch else "",
+        region=stack_region if on_cloudwatch else "",
+        target_group_full_name=endpoint.target_group_full_name if endpoint is not None else None,
+    )
+    return render_api(
+        spec,
+        node_group,
+        scheduler_extension=facts.scheduler_extension,
+        endpoint=endpoint,
+        autoscaler=autoscaler,
+        region=stack_region if spec.model is not None else "",
+    )
+
+
+def _node_group(spec: ApiSpec, facts: NeuronClusterFacts) -> NodeGroupSpec:
+    node_group = facts.node_group(spec.node_group)
+    assert node_group is not None  # _checked refused any other
+    return node_group
+
+
+def _annotate_notes(api: InferentiaApi, findings: tuple[Problem, ...]) -> None:
+    """Notes (pods Pending at deploy until Cluster Autoscaler adds nodes) as info annotations of the API."""
+    for note in (p for p in findings if p.severity == "note"):
+        cdk.Annotations.of(api).add_info(note.message)
 
 
 def _checked(spec: ApiSpec, facts: NeuronClusterFacts, endpoint: EndpointTarget | None) -> tuple[Problem, ...]:

@@ -340,11 +340,19 @@ def test_construct_exposes_sizing_objects_and_warnings(synth: Synth) -> None:
     )
     assert quiet.warnings == () and [a.problem.code for a in quiet.acknowledged] == ["NCG003"]
     assert [entry for entry in quiet.node.metadata if entry.type == "aws:cdk:warning"] == []
-    assert isinstance(created.manifest, eks.KubernetesManifest)
-    assert created.node.default_child is created.manifest  # "Default": the manifest's logical id is the API's
-    resource = created.manifest.node.find_child("Resource").node.default_child
+    # The manifest itself, no construct node in between: one jsii create per API, as a hand-written app makes.
+    assert isinstance(created, eks.KubernetesManifest) and created.manifest is created
+    resource = created.node.find_child("Resource").node.default_child
     assert resource.cfn_resource_type == "Custom::AWSCDK-EKS-KubernetesResource"
+    assert _jsii_overrides(created) == []  # nothing Node calls back into Python for
     assert len(created.objects) == 7  # the CPU HPA's place taken by a TriggerAuthentication and a ScaledObject
+
+
+def _jsii_overrides(construct: Any) -> list[Any]:
+    """The members jsii registers as overridden in Python: each would be a call from Node into Python."""
+    from jsii._kernel import _get_overides
+
+    return _get_overides(type(construct), construct)
 
 
 def test_construct_rejects_a_node_group_the_cluster_lacks(synth: Synth) -> None:
