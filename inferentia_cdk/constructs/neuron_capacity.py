@@ -7,6 +7,7 @@ cluster of the user's get their Neuron capacity from one code path.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
@@ -33,11 +34,34 @@ CLU_CONFIG_NAMES_ITS_CLUSTER = rule(
 )
 
 
-def check_config_argument(config: object) -> list[Problem]:
-    """``config`` is an ``InferentiaConfig`` and passes the rules ``inferentia-cdk validate`` runs."""
+@dataclass(frozen=True)
+class CheckedConfig:
+    """Internal, not part of the public API: the problems ``check_config`` found in ``config`` (none of them errors
+    once the caller has raised them), handed by the caller that has just checked that very object (``build_app``,
+    ``NeuronCluster``) to the construct it builds next, so that one synth checks its config once instead of at each
+    level (at 1,000 APIs a check costs about 0.03 s).
+
+    Handed down explicitly, never looked up or kept: a construct given the check of another config object checks its
+    own (:func:`checked_config`). A config's lists can be changed in place, so a check remembered by object identity
+    could describe a config that no longer exists."""
+
+    config: InferentiaConfig
+    problems: tuple[Problem, ...]
+
+
+def checked_config(config: InferentiaConfig, handed: CheckedConfig | None = None) -> CheckedConfig:
+    """``handed``, if it is the check of this very ``config`` object; otherwise ``config`` checked now."""
+    if isinstance(handed, CheckedConfig) and handed.config is config:
+        return handed
+    return CheckedConfig(config, tuple(check_config(config)))
+
+
+def check_config_argument(config: object, handed: CheckedConfig | None = None) -> list[Problem]:
+    """``config`` is an ``InferentiaConfig`` and passes the rules ``inferentia-cdk validate`` runs (checked now, unless
+    ``handed`` is the check its caller has just made of this very object)."""
     if not isinstance(config, InferentiaConfig):
         return [_argument("config", config, "an InferentiaConfig (inferentia_cdk.load_config(path).config builds one)")]
-    return check_config(config)
+    return list(checked_config(config, handed).problems)
 
 
 def check_config_names_cluster(cluster: eks.Cluster, config: InferentiaConfig) -> list[Problem]:
@@ -83,6 +107,8 @@ class NeuronCapacity(Construct):
 
     Raises ``ConfigError`` listing every problem of the arguments and the config (the rules ``inferentia-cdk
     validate`` runs) before any construct is added. :attr:`facts` is what APIs on this cluster build against.
+
+    ``_checked_config`` is internal (:class:`NeuronCluster` hands down the check it has just made of ``config``).
     """
 
     def __init__(
@@ -94,8 +120,9 @@ class NeuronCapacity(Construct):
         config: InferentiaConfig,
         system_nodegroups: Sequence[eks.Nodegroup] = (),
         log_encryption_key: kms.IKey | None = None,
+        _checked_config: CheckedConfig | None = None,
     ) -> None:
-        problems = check_config_argument(config)
+        problems = check_config_argument(config, _checked_config)
         if not isinstance(cluster, eks.Cluster):
             problems.append(_argument("cluster", cluster, "an aws_eks_v2.Cluster with a kubectl provider"))
         problems += list_argument_problems(

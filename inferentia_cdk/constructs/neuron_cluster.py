@@ -26,7 +26,7 @@ from ..planning.cluster_facts import NeuronClusterFacts
 from ..planning.endpoints import CLUSTER_VPC_CIDR, EndpointsPlan, plan_endpoints
 from .cluster_key import cluster_key
 from .network_policy import enforce_network_policies
-from .neuron_capacity import ARG_CAPACITY_ARGUMENT, NeuronCapacity, check_config_argument
+from .neuron_capacity import ARG_CAPACITY_ARGUMENT, CheckedConfig, NeuronCapacity, check_config_argument, checked_config
 
 if TYPE_CHECKING:
     from .api_load_balancer import ApiLoadBalancer
@@ -123,16 +123,21 @@ class NeuronCluster(Construct):
 
     Every log group in it (aws-cdk-lib's own Lambda functions' included) is encrypted with :attr:`key`, which also
     encrypts Kubernetes secrets. :attr:`facts` is what :class:`InferentiaApi` builds against.
+
+    ``_checked_config`` is internal (``build_app`` hands down the check it has just made of ``config``); the check is
+    handed on to the cluster's :class:`NeuronCapacity`, so the config is checked once.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: InferentiaConfig, vpc: ec2.IVpc | None = None
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InferentiaConfig,
+        vpc: ec2.IVpc | None = None,
+        _checked_config: CheckedConfig | None = None,
     ) -> None:
-        problems = check_config_argument(config)
-        # jsii interfaces are no runtime classes: an IVpc is what selects subnets.
-        if vpc is not None and not hasattr(vpc, "select_subnets"):
-            problems.append(_argument("vpc", vpc, "None (a VPC of its own) or an aws_ec2.IVpc"))
-        raise_for_errors(problems)
+        checked = _check_arguments(config, vpc, _checked_config)
         super().__init__(scope, construct_id)
         self.config = config
         self.key = self._add_key()
@@ -150,6 +155,7 @@ class NeuronCluster(Construct):
             config=config,
             system_nodegroups=[self.system_nodegroup],
             log_encryption_key=self.key,
+            _checked_config=checked,
         )
         for group in self.capacity.neuron_nodegroups.values():
             if group.launch_template is not None:
@@ -302,6 +308,18 @@ class NeuronCluster(Construct):
                 removal_policy=cdk.RemovalPolicy.DESTROY,
             )
             node.add_property_override("LoggingConfig.LogGroup", log_group.log_group_name)
+
+
+def _check_arguments(config: object, vpc: object, handed: CheckedConfig | None) -> CheckedConfig | None:
+    """Raises ``ConfigError`` for a config that is no ``InferentiaConfig`` or fails its rules, or a ``vpc`` that is
+    no ``IVpc``; returns the config's check, for the capacity to reuse."""
+    checked = checked_config(config, handed) if isinstance(config, InferentiaConfig) else None
+    problems = list(checked.problems) if checked is not None else check_config_argument(config)
+    # jsii interfaces are no runtime classes: an IVpc is what selects subnets.
+    if vpc is not None and not hasattr(vpc, "select_subnets"):
+        problems.append(_argument("vpc", vpc, "None (a VPC of its own) or an aws_ec2.IVpc"))
+    raise_for_errors(problems)
+    return checked
 
 
 def _argument(argument: str, value: object, valid: str) -> Problem:

@@ -6,9 +6,10 @@ import aws_cdk as cdk
 
 from ..config.models import InferentiaConfig
 from ..config.problems import Problem, acknowledge, raise_for_errors, warnings
-from ..planning.loader import load_config
+from ..constructs.neuron_capacity import CheckedConfig, checked_config
+from ..planning.loader import LoadedConfig, load_config
 from ..planning.scaling import check_autoscaling
-from ..planning.validation import check_api, check_config, check_node_group
+from ..planning.validation import check_api, check_node_group
 from . import InferentiaApisStack, InferentiaClusterStack
 
 DEFAULT_CONFIG = "examples/inferentia.yaml"
@@ -20,13 +21,17 @@ def build_app(
     app: cdk.App | None = None,
     nag: bool = True,
     stack_prefix: str = "Inferentia",
+    _checked_config: CheckedConfig | None = None,
 ) -> tuple[cdk.App, InferentiaClusterStack, InferentiaApisStack]:
     """Add both stacks of ``config`` to ``app`` (a new one by default).
 
     Raises ``ConfigError`` listing every problem before any construct is created. With ``nag`` (default), cdk-nag's
     AwsSolutions pack runs at synth and fails it on any finding that is not acknowledged in ``inferentia_cdk.nag``.
+    The config is checked once; that check is handed down to the cluster stack's constructs (``_checked_config`` is
+    internal: :func:`build_app_from_context` hands down the check that loading the file made).
     """
-    problems = check_config(config)
+    checked = checked_config(config, _checked_config)
+    problems = list(checked.problems)
     raise_for_errors(problems)
     app = app or cdk.App()
     env = None
@@ -36,6 +41,7 @@ def build_app(
         app,
         f"{stack_prefix}Cluster",
         config=config,
+        _checked_config=checked,
         env=env,
         description=f"inferentia-cdk: EKS cluster {config.cluster.name} with Neuron node groups",
     )
@@ -101,4 +107,12 @@ def build_app_from_context(app: cdk.App) -> tuple[cdk.App, InferentiaClusterStac
     """
     config_path = app.node.try_get_context("config") or DEFAULT_CONFIG
     nag = str(app.node.try_get_context("nag") or "true").lower() != "false"
-    return build_app(load_config(config_path).config, app=app, nag=nag)
+    loaded = load_config(config_path)
+    return build_app(loaded.config, app=app, nag=nag, _checked_config=_checked_by_loading(loaded))
+
+
+def _checked_by_loading(loaded: LoadedConfig) -> CheckedConfig:
+    """The check ``load_config`` made of the config it returns: it raised on any error, and kept every warning (shown
+    or acknowledged) and note, each with its line."""
+    acknowledged = tuple(entry.problem for entry in loaded.acknowledged)
+    return CheckedConfig(loaded.config, (*loaded.warnings, *acknowledged, *loaded.notes))

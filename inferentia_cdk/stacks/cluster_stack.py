@@ -9,6 +9,7 @@ from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
 from ..config.models import InferentiaConfig
+from ..constructs.neuron_capacity import CheckedConfig
 from ..constructs.neuron_cluster import NeuronCluster
 
 NEURON_CLUSTER_ID = "Default"
@@ -23,12 +24,21 @@ class InferentiaClusterStack(cdk.Stack):
     access and, with endpoints, the APIs' load balancer DNS name.
 
     APIs live in :class:`InferentiaApisStack`, so changing an API never touches this stack's template.
+    ``_checked_config`` is internal (``build_app`` hands its check of ``config`` down to the :class:`NeuronCluster`).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: InferentiaConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InferentiaConfig,
+        _checked_config: CheckedConfig | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
-        self.neuron_cluster = NeuronCluster(self, NEURON_CLUSTER_ID, config=config)
+        self.neuron_cluster = NeuronCluster(self, NEURON_CLUSTER_ID, config=config, _checked_config=_checked_config)
         self._add_outputs()
 
     @property

@@ -205,8 +205,9 @@ def test_capacity_and_cluster_check_their_arguments() -> None:
 
 @pytest.mark.parametrize("fixture", ["default_app", "full_app"])
 def test_api_manifests_keep_their_logical_ids(fixture: str, request: pytest.FixtureRequest) -> None:
-    """InferentiaApi holds its manifest as the child Default in a scope named after the API: the manifest's logical id
-    is what it was when the manifest was the API (only endpoints and dashboards moved, docs/upgrading.md)."""
+    """InferentiaApi is the manifest, with the id Default in a scope named after the API: the manifest's logical id is
+    what it was before the cluster stack became a NeuronCluster (only endpoints and dashboards moved,
+    docs/upgrading.md)."""
     app: Synthesized = request.getfixturevalue(fixture)
     example = {"default_app": "inferentia", "full_app": "full"}[fixture]
     recorded = json.loads(FIXTURE.read_text())
@@ -342,3 +343,92 @@ def test_the_load_balancer_takes_the_cidr_of_the_vpc_it_sits_in() -> None:
     with pytest.raises(ConfigError) as caught:
         NeuronCluster(created_stack, "Neuron", config=config, vpc=created)
     assert [p.code for p in caught.value.problems] == ["ARG250"]
+
+
+# --- the config is checked once per synth, and each entry point still checks it -------------------------------------
+
+
+def _count_config_checks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Counts every call of ``planning.validation.check_config``, wherever our modules imported it from."""
+    import sys
+
+    from inferentia_cdk.planning import validation
+
+    original = validation.check_config
+    calls: list[object] = []
+
+    def counted(config: Any) -> Any:
+        calls.append(config)
+        return original(config)
+
+    for module in list(sys.modules.values()):
+        if (
+            getattr(module, "__name__", "").startswith("inferentia_cdk")
+            and vars(module).get("check_config") is original
+        ):
+            monkeypatch.setattr(module, "check_config", counted)
+    return calls
+
+
+def _on_missing_group(config: Any) -> Any:
+    """``config`` with its first API on a node group it does not have: well-formed, refused by its rules (API007)."""
+    api = config.apis[0].model_copy(update={"node_group": "nope"})
+    return config.model_copy(update={"apis": [api, *config.apis[1:]]})
+
+
+def test_the_app_path_checks_the_config_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """app.py's path (load the file, build both stacks) and build_app on a config made in Python each check the
+    config once, not again in NeuronCluster and NeuronCapacity."""
+    import aws_cdk as cdk
+    from synth_support import EXAMPLES
+
+    from inferentia_cdk import load_config
+    from inferentia_cdk.stacks.app import build_app, build_app_from_context
+
+    calls = _count_config_checks(monkeypatch)
+    context = {"config": str(EXAMPLES / "inferentia.yaml"), "nag": "false"}
+    _, cluster_stack, _ = build_app_from_context(cdk.App(context=context))
+    assert len(calls) == 1
+    assert cluster_stack.neuron_cluster.capacity.neuron_nodegroups
+
+    config = load_config(EXAMPLES / "inferentia.yaml").config
+    calls.clear()
+    build_app(config, nag=False)
+    assert calls == [config]
+
+
+def test_each_entry_point_checks_a_config_built_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library user's NeuronCluster or NeuronCapacity checks the whole config itself (NeuronCluster once for both),
+    and refuses a bad one before adding anything, whatever check it is handed of another config object."""
+    import aws_cdk as cdk
+    from synth_support import EXAMPLES
+
+    from inferentia_cdk import ConfigError, NeuronCapacity, NeuronCluster, load_config
+    from inferentia_cdk.constructs.neuron_capacity import CheckedConfig
+    from inferentia_cdk.stacks.app import build_app
+
+    config = load_config(EXAMPLES / "inferentia.yaml").config
+    bad = _on_missing_group(config)
+    calls = _count_config_checks(monkeypatch)
+    stack = cdk.Stack(cdk.App(), "Library")
+    NeuronCluster(stack, "Neuron", config=config)
+    assert calls == [config]
+
+    # A check of the good config does not vouch for another object, however alike (a config's lists can change).
+    for handed in (None, CheckedConfig(config, ())):
+        with pytest.raises(ConfigError) as caught:
+            NeuronCluster(stack, "Bad", config=bad, _checked_config=handed)
+        assert "API007" in {p.code for p in caught.value.problems}
+        assert stack.node.try_find_child("Bad") is None
+        with pytest.raises(ConfigError) as caught:
+            build_app(bad, nag=False, _checked_config=handed)
+        assert "API007" in {p.code for p in caught.value.problems}
+
+    existing = cdk.Stack(cdk.App(), "Existing")
+    cluster, _ = _users_cluster(existing, None)
+    ml = bad.model_copy(update={"cluster": bad.cluster.model_copy(update={"name": "ml"})})
+    for handed in (None, CheckedConfig(config, ())):
+        with pytest.raises(ConfigError) as caught:
+            NeuronCapacity(existing, "Neuron", cluster=cluster, config=ml, _checked_config=handed)
+        assert "API007" in {p.code for p in caught.value.problems}
+        assert existing.node.try_find_child("Neuron") is None
