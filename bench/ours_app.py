@@ -6,13 +6,14 @@ import sys
 
 import aws_cdk as cdk
 
-from inferentia_cdk.planning.loader import load_config
-from inferentia_cdk.stacks.app import build_app
+from inferentia_cdk.stacks.app import build_app_from_context
 
 
 def main() -> None:
     config_path, outdir = sys.argv[1], sys.argv[2]
-    app, _, _ = build_app(load_config(config_path).config, app=cdk.App(outdir=outdir), nag="--nag" in sys.argv)
+    # The entry point app.py runs for `cdk synth`: the config from context, loaded and checked once.
+    context = {"config": config_path, "nag": "true" if "--nag" in sys.argv else "false"}
+    app, _, _ = build_app_from_context(cdk.App(outdir=outdir, context=context))
     app.synth()
 
 
