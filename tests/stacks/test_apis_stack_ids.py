@@ -56,7 +56,9 @@ def apis_stack_resources(outdir: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("fixture", list(EXAMPLES))
-def test_the_apis_stack_keeps_every_logical_id_output_and_property(fixture: str, request: pytest.FixtureRequest) -> None:
+def test_the_apis_stack_keeps_every_logical_id_output_and_property(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
     app = request.getfixturevalue(fixture)
     before = json.loads(FIXTURE.read_text())[EXAMPLES[fixture]]
     now = apis_stack_resources(app.outdir)
