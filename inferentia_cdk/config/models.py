@@ -297,9 +297,9 @@ class ClusterSpec(Model):
     """Run Cluster Autoscaler so node groups move between min and max. Turn off when bringing your own (Karpenter)."""
     metrics_server: bool = True
     """Install the metrics-server EKS add-on so HorizontalPodAutoscalers have CPU metrics."""
-    admins: list[str] = Field(default_factory=list)
+    admins: list[str] = Field(default=[])
     """IAM role or user ARNs given cluster-admin through EKS access entries (``AmazonEKSClusterAdminPolicy``)."""
-    public_access_cidrs: list[str] = Field(default_factory=list)
+    public_access_cidrs: list[str] = Field(default=[])
     """Who may reach a public API server endpoint; required when ``endpoint_access`` is public or public_and_private."""
     public_access_any_source: bool = False
     """Must be true for ``public_access_cidrs`` to cover the whole internet (0.0.0.0/0, or blocks that add up to it):
@@ -755,7 +755,7 @@ class ApiSpec(Model):
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
     health_path: str = "/healthz"
     """HTTP path for readiness and liveness probes on ``port``."""
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default={})
     """Extra variables, values verbatim; names and sizes are checked by the validation rules."""
     endpoint: bool | None = None
     """Route ``/<name>/...`` of the config's load balancer to this API. Default: true when ``endpoints`` is set."""
@@ -908,11 +908,11 @@ class InferentiaConfig(Model):
     group depends on), at synth (the caller's credentials), or never."""
     quota_shortfall: Literal["fail", "warn"] = "fail"
     """What a short quota does at deploy time: fail the deployment before any instance launches, or only warn."""
-    apis: list[ApiSpec] = Field(default_factory=list)
+    apis: list[ApiSpec] = Field(default=[])
     endpoints: EndpointsSpec | None = None
     """Expose APIs through one load balancer with a URL each. Absent: APIs stay cluster-internal (ClusterIP)."""
     observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec)
-    acknowledge: dict[str, Annotated[str, AfterValidator(_acknowledgement_reason)]] = Field(default_factory=dict)
+    acknowledge: dict[str, Annotated[str, AfterValidator(_acknowledgement_reason)]] = Field(default={})
     """Warnings acknowledged by rule code, each with its reason (``{NG006: "..."}``): they leave the output, and
     ``validate`` and ``plan`` list them. Warning codes only (docs/rules.md); an error cannot be acknowledged."""
 
