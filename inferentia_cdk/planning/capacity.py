@@ -39,7 +39,7 @@ class NodeGroupCapacity:
             raise ValueError(f"node group {spec.name!r} mixes Neuron families")
         return cls(spec.name, tuple(types), spec.capacity_type, spec.min_size, spec.max_size, spec.lnc)
 
-    @property
+    @cached_property
     def family(self) -> NeuronFamily:
         """The group's family at its LNC: every core count of the group follows from it."""
         return self.instance_types[0].family.with_lnc(self.lnc)
