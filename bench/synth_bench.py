@@ -15,9 +15,13 @@ At the sizes of ``--wrap-sizes`` a third app is timed in the same rounds: the ba
 dashboard under a plain Construct of their own, as InferentiaApi and ApiMonitoring held them before they became the
 manifest and the dashboard themselves, which prices those construct nodes.
 
+Import and load, apart: fresh processes alternating (``--import-runs`` pairs) between ours (``import inferentia_cdk``
+and loading the bundled config) and the floor of any typed config (PyYAML and pydantic loading a one-field model from
+a one-line file), each timed inside the process from before its first import to the loaded config, bytecode cached.
+
 Writes bench/results.json and bench/RESULTS.md.
 Usage: python bench/synth_bench.py [--runs 7] [--small-runs 15] [--nag-runs 3] [--sizes 1,10,100,1000]
-       [--wrap-sizes 1000]
+       [--wrap-sizes 1000] [--import-runs 21]
 """
 
 from __future__ import annotations
@@ -55,6 +59,30 @@ MANY_APIS = 1000
 TARGET_TIME_RATIO = 1.05
 TARGET_MEMORY_RATIO = 1.10
 TARGET_CORE_SECONDS = 0.5
+TARGET_IMPORT_LOAD_SECONDS = 0.1
+
+# What `import inferentia_cdk` plus loading the bundled config costs, and what PyYAML and pydantic alone cost for
+# the least typed config: printed as milliseconds from before the first import to the loaded config.
+IMPORT_LOAD_SCRIPTS = {
+    "ours": """
+import time
+started = time.perf_counter()
+import inferentia_cdk
+inferentia_cdk.load_config("examples/inferentia.yaml")
+print(1000 * (time.perf_counter() - started))
+""",
+    "floor": """
+import time
+started = time.perf_counter()
+import yaml
+from pydantic import BaseModel, ConfigDict
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+Config.model_validate(yaml.safe_load("name: demo"))
+print(1000 * (time.perf_counter() - started))
+""",
+}
 
 
 def generated_config(n_apis: int) -> dict[str, Any]:
@@ -227,6 +255,26 @@ def core_validate_seconds(n_specs: int) -> float:
     return time.perf_counter() - start
 
 
+def import_load_ms(pairs: int) -> dict[str, Any]:
+    """Milliseconds to import and load, ours and the floor, alternating in fresh processes (one unmeasured run each
+    first, which writes the bytecode caches)."""
+    samples: dict[str, list[float]] = {"ours": [], "floor": []}
+    for round_ in range(pairs + 1):
+        for side, script in IMPORT_LOAD_SCRIPTS.items():
+            run = subprocess.run(
+                [sys.executable, "-c", script], cwd=ROOT, env=child_env(), check=True, capture_output=True, text=True
+            )
+            if round_:
+                samples[side].append(float(run.stdout))
+    ours, floor = statistics.median(samples["ours"]), statistics.median(samples["floor"])
+    return {
+        "ours_ms": summary(samples["ours"]),
+        "floor_ms": summary(samples["floor"]),
+        "ours_over_floor_ms": round(ours - floor, 1),
+        "pairs": pairs,
+    }
+
+
 def summary(samples: list[float]) -> dict[str, float]:
     return {
         "median": round(statistics.median(samples), 3),
@@ -339,6 +387,7 @@ def main() -> None:
     parser.add_argument("--nag-runs", type=int, default=3)
     parser.add_argument("--sizes", default="1,10,100,1000")
     parser.add_argument("--wrap-sizes", default="1000")
+    parser.add_argument("--import-runs", type=int, default=21, help="pairs of import + load runs (0: not measured)")
     parser.add_argument(
         "--render", action="store_true", help="recompute the summaries of bench/results.json's samples, run nothing"
     )
@@ -362,6 +411,7 @@ def main() -> None:
             for n in sizes
         ]
     core_s = min(core_validate_seconds(10_000) for _ in range(5))
+    import_load = import_load_ms(args.import_runs) if args.import_runs else None
     results = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()} {platform.release()}",
@@ -374,10 +424,12 @@ def main() -> None:
             "time_ratio": TARGET_TIME_RATIO,
             "memory_ratio": TARGET_MEMORY_RATIO,
             "core_validate_10k_s": TARGET_CORE_SECONDS,
+            "import_load_s": TARGET_IMPORT_LOAD_SECONDS,
         },
         "runs": runs,
         "slopes": slopes_of(runs),
         "core_validate_10k_s": round(core_s, 3),
+        "import_load": import_load,
     }
     write_results(results)
     print((BENCH / "RESULTS.md").read_text())
@@ -421,6 +473,21 @@ def results_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def import_load_lines(results: dict[str, Any]) -> list[str]:
+    measured = results.get("import_load")
+    if not measured:
+        return ["Import and load: not measured in this run.", ""]
+    ours, floor = measured["ours_ms"], measured["floor_ms"]
+    return [
+        f"Import and load, median (min-max) of {measured['pairs']} fresh processes each, alternating: ours "
+        f"(`import inferentia_cdk` and the bundled config) {_range(ours, 1)} ms; the floor (PyYAML and pydantic "
+        f"loading a one-field model) {_range(floor, 1)} ms; ours adds {measured['ours_over_floor_ms']} ms to the "
+        f"floor (target for ours: {1000 * results['targets'].get('import_load_s', TARGET_IMPORT_LOAD_SECONDS):.0f} "
+        "ms).",
+        "",
+    ]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     slopes = results["slopes"]
     lines = [
@@ -457,6 +524,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"Pure core, validate and size 10,000 API specs: {results['core_validate_10k_s']} s (best of 5; target "
         f"{results['targets']['core_validate_10k_s']} s).",
         "",
+        *import_load_lines(results),
         "## Templates of ours",
         "",
         "Limits per template: "

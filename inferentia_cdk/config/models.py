@@ -113,6 +113,11 @@ _QUANTITY_MAX_EXPONENT = 64
 # below them no model server starts.
 CPU_FLOOR = Fraction(20, 1000)
 MEMORY_FLOOR = Fraction(20 * 2**20)
+_QUANTITY_FLOORS = {
+    "cpu": (CPU_FLOOR, "20m", "'1', '500m' or '2'"),
+    "mem": (MEMORY_FLOOR, "20Mi", "'512Mi', '4Gi' or '8G'"),
+}
+"""Per field: the floor, as a message writes it, and the examples a message offers."""
 
 
 def is_token(value: object) -> bool:
@@ -297,9 +302,9 @@ class ClusterSpec(Model):
     """Run Cluster Autoscaler so node groups move between min and max. Turn off when bringing your own (Karpenter)."""
     metrics_server: bool = True
     """Install the metrics-server EKS add-on so HorizontalPodAutoscalers have CPU metrics."""
-    admins: list[str] = Field(default_factory=list)
+    admins: list[str] = Field(default=[])
     """IAM role or user ARNs given cluster-admin through EKS access entries (``AmazonEKSClusterAdminPolicy``)."""
-    public_access_cidrs: list[str] = Field(default_factory=list)
+    public_access_cidrs: list[str] = Field(default=[])
     """Who may reach a public API server endpoint; required when ``endpoint_access`` is public or public_and_private."""
     public_access_any_source: bool = False
     """Must be true for ``public_access_cidrs`` to cover the whole internet (0.0.0.0/0, or blocks that add up to it):
@@ -420,8 +425,9 @@ class DevicePluginSpec(Model):
         return value
 
 
-def _quantity(value: Any, what: str, floor: Fraction, floor_text: str, example: str) -> Any:
+def _quantity(value: Any, what: Literal["cpu", "mem"]) -> Any:
     """A number or quantity string for ``cpu``/``mem`` as Kubernetes gets it, or the API005 error."""
+    example = _QUANTITY_FLOORS[what][2]
     if isinstance(value, bool):
         raise QUANTITY_RULE.invalid(f"{what} must be a Kubernetes quantity such as {example}, not {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
@@ -430,22 +436,32 @@ def _quantity(value: Any, what: str, floor: Fraction, floor_text: str, example: 
         value = str(value)
     if not isinstance(value, str) or is_token(value):
         return value  # pydantic reports a non-string; a token resolves at deploy time
+    error = _quantity_error(value, what)
+    if error is not None:
+        raise QUANTITY_RULE.invalid(error)
+    return value
+
+
+# A config's APIs ask for a handful of distinct amounts; exact arithmetic on each is worth doing once.
+@lru_cache(maxsize=1024)
+def _quantity_error(value: str, what: Literal["cpu", "mem"]) -> str | None:
+    floor, floor_text, example = _QUANTITY_FLOORS[what]
     amount = parse_quantity(value)
     if amount is None:
-        raise QUANTITY_RULE.invalid(f"{what} {shown(value)} is not a Kubernetes quantity such as {example}")
+        return f"{what} {shown(value)} is not a Kubernetes quantity such as {example}"
     if amount > QUANTITY_MAX:
-        raise QUANTITY_RULE.invalid(f"{what} {shown(value)} is larger than any Kubernetes quantity (at most 2^63-1)")
+        return f"{what} {shown(value)} is larger than any Kubernetes quantity (at most 2^63-1)"
     if amount < floor:
         hint = ""
         if what == "mem" and value.endswith("m"):
             hint = " ('m' means thousandths of a byte: did you mean 'Mi'?)"
         elif what == "mem" and value.lstrip("+").replace(".", "", 1).isdigit():
             hint = f" (a bare number counts bytes: did you mean '{value}Gi'?)"
-        raise QUANTITY_RULE.invalid(
+        return (
             f"{what} {shown(value)} is below {floor_text}, the least a model server starts with{hint}; ask for at "
             f"least {floor_text}"
         )
-    return value
+    return None
 
 
 ComputeUnit = Literal["chips", "neuroncores"]
@@ -518,12 +534,12 @@ class ComputeSpec(Model):
     @field_validator("cpu", mode="before")
     @classmethod
     def _cpu(cls, value: Any) -> Any:
-        return _quantity(value, "cpu", CPU_FLOOR, "20m", "'1', '500m' or '2'")
+        return _quantity(value, "cpu")
 
     @field_validator("mem", mode="before")
     @classmethod
     def _mem(cls, value: Any) -> Any:
-        return _quantity(value, "mem", MEMORY_FLOOR, "20Mi", "'512Mi', '4Gi' or '8G'")
+        return _quantity(value, "mem")
 
 
 ScalingMetric = Literal["neuroncore_utilization", "requests_per_replica", "cpu"]
@@ -755,7 +771,7 @@ class ApiSpec(Model):
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
     health_path: str = "/healthz"
     """HTTP path for readiness and liveness probes on ``port``."""
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default={})
     """Extra variables, values verbatim; names and sizes are checked by the validation rules."""
     endpoint: bool | None = None
     """Route ``/<name>/...`` of the config's load balancer to this API. Default: true when ``endpoints`` is set."""
@@ -908,11 +924,11 @@ class InferentiaConfig(Model):
     group depends on), at synth (the caller's credentials), or never."""
     quota_shortfall: Literal["fail", "warn"] = "fail"
     """What a short quota does at deploy time: fail the deployment before any instance launches, or only warn."""
-    apis: list[ApiSpec] = Field(default_factory=list)
+    apis: list[ApiSpec] = Field(default=[])
     endpoints: EndpointsSpec | None = None
     """Expose APIs through one load balancer with a URL each. Absent: APIs stay cluster-internal (ClusterIP)."""
     observability: ObservabilitySpec = Field(default_factory=ObservabilitySpec)
-    acknowledge: dict[str, Annotated[str, AfterValidator(_acknowledgement_reason)]] = Field(default_factory=dict)
+    acknowledge: dict[str, Annotated[str, AfterValidator(_acknowledgement_reason)]] = Field(default={})
     """Warnings acknowledged by rule code, each with its reason (``{NG006: "..."}``): they leave the output, and
     ``validate`` and ``plan`` list them. Warning codes only (docs/rules.md); an error cannot be acknowledged."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .. import catalog
 from ..catalog import NeuronFamily, NeuronInstanceType, ServiceQuota
@@ -39,7 +39,7 @@ class NodeGroupCapacity:
             raise ValueError(f"node group {spec.name!r} mixes Neuron families")
         return cls(spec.name, tuple(types), spec.capacity_type, spec.min_size, spec.max_size, spec.lnc)
 
-    @property
+    @cached_property
     def family(self) -> NeuronFamily:
         """The group's family at its LNC: every core count of the group follows from it."""
         return self.instance_types[0].family.with_lnc(self.lnc)
@@ -177,20 +177,20 @@ class NodeAllocatable:
     def capacity_cpu_millicores(self) -> int:
         return self.instance_type.vcpus * 1000
 
-    @property
+    @cached_property
     def daemonset_cpu_millicores(self) -> int:
         return sum(d.cpu_millicores for d in self.daemonsets)
 
-    @property
+    @cached_property
     def daemonset_memory_mib(self) -> int:
         return sum(d.memory_mib for d in self.daemonsets)
 
-    @property
+    @cached_property
     def cpu_millicores(self) -> int:
         """CPU left for API pods after the kubelet's reservation and the DaemonSets."""
         return self.capacity_cpu_millicores - self.kube_reserved_cpu_millicores - self.daemonset_cpu_millicores
 
-    @property
+    @cached_property
     def memory_mib(self) -> int:
         """Memory left for API pods after the kubelet's reservation, the eviction threshold and the DaemonSets."""
         return (

@@ -440,6 +440,15 @@ _TOKEN_MARKERS = ("${Token[", "#{Token[", "{{resolve:")
 
 def _any_token_syntax(data: Any) -> bool:
     """Whether any string of ``data`` holds token syntax: one pass without paths, since almost no config does."""
+    # repr() writes every string with each marker's characters as they are (none is a quote, a backslash or
+    # unprintable), so a repr without a marker proves there is none, in one C-level pass. A marker in it may come from
+    # something other than a string (an object's repr), which the walk below settles.
+    try:
+        text = repr(data)
+    except RecursionError:
+        text = "".join(_TOKEN_MARKERS)
+    if not any(marker in text for marker in _TOKEN_MARKERS):
+        return False
     pending = [data]
     while pending:
         value = pending.pop()

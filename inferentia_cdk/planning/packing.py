@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -166,10 +166,29 @@ def chips_used(used: Resources, family: NeuronFamily) -> int:
 
 def replicas_per_node(demand: Resources, offer: Resources) -> tuple[int, str]:
     """Replicas of one API that fit one empty node, and the resource that limits them (a key of RESOURCE_NAMES)."""
-    return min(
-        (math.floor(getattr(offer, f.name) / getattr(demand, f.name)), f.name)
-        for f in fields(Resources)
-        if getattr(demand, f.name) > 0
+    # Written out, not a loop over dataclasses.fields(): the packing calls this once per node it fills.
+    fits = [
+        (math.floor(have / want), name)
+        for have, want, name in (
+            (offer.chips, demand.chips, "chips"),
+            (offer.neuroncores, demand.neuroncores, "neuroncores"),
+            (offer.cpu_millicores, demand.cpu_millicores, "cpu_millicores"),
+            (offer.memory_mib, demand.memory_mib, "memory_mib"),
+            (offer.pods, demand.pods, "pods"),
+        )
+        if want > 0
+    ]
+    return min(fits)
+
+
+def least(first: Resources, second: Resources) -> Resources:
+    """The smaller of each amount: a node whose room does not cover this fits neither."""
+    return Resources(
+        min(first.chips, second.chips),
+        min(first.neuroncores, second.neuroncores),
+        min(first.cpu_millicores, second.cpu_millicores),
+        min(first.memory_mib, second.memory_mib),
+        min(first.pods, second.pods),
     )
 
 
@@ -272,6 +291,17 @@ def _size(demand: Resources, offer: Resources) -> tuple[float, float]:
     return share("cpu_millicores") + share("memory_mib"), share("chips") + share("neuroncores")
 
 
+def _smallest_demands_after(wanted: Sequence[Replicas]) -> list[Resources | None]:
+    """For each position in ``wanted``, the least of every amount the groups from there on request (None past the
+    end)."""
+    smallest: list[Resources | None] = [None] * (len(wanted) + 1)
+    for position in range(len(wanted) - 1, -1, -1):
+        after = smallest[position + 1]
+        demand = wanted[position].demand
+        smallest[position] = demand if after is None else least(demand, after)
+    return smallest
+
+
 def pack(
     groups: Iterable[Replicas], offer: Resources, instance_type: NeuronInstanceType, *, running: Packing | None = None
 ) -> Packing:
@@ -295,23 +325,36 @@ def pack(
     free: list[Resources] = [offer - node.used for node in listed]
     on_node: list[dict[str, int]] = [dict(node.replicas) for node in listed]
     overflow = list(running.overflow) if running is not None else []
-    for group in wanted:
+    # A node whose room covers no replica still to come is closed for good (room only shrinks), so each group scans
+    # only the nodes that might take it; first-fit's order among them is kept, and so is every placement.
+    smallest_after = _smallest_demands_after(wanted)
+    first = smallest_after[0]
+    open_nodes = [index for index, room in enumerate(free) if first is not None and room.covers(first)]
+    for position, group in enumerate(wanted):
         api, demand, remaining = group.api, group.demand, group.count
-        for index, room in enumerate(free):
+        smallest_next = smallest_after[position + 1]
+        still_open: list[int] = []
+        for scanned, index in enumerate(open_nodes):
             if remaining == 0:
+                still_open.extend(open_nodes[scanned:])
                 break
-            fits = replicas_per_node(demand, room)[0] if room.covers(demand) else 0
-            if fits:
-                take = min(fits, remaining)
-                free[index] = room - demand.times(take)
+            room = free[index]
+            if room.covers(demand):
+                take = min(replicas_per_node(demand, room)[0], remaining)
+                room = free[index] = room - demand.times(take)
                 on_node[index][api] = on_node[index].get(api, 0) + take
                 remaining -= take
+            if smallest_next is not None and room.covers(smallest_next):
+                still_open.append(index)
         per_node = replicas_per_node(demand, offer)[0]
         while remaining and len(free) < MAX_LISTED_NODES:
             take = min(per_node, remaining)
             free.append(offer - demand.times(take))
             on_node.append({api: take})
             remaining -= take
+            if smallest_next is not None and free[-1].covers(smallest_next):
+                still_open.append(len(free) - 1)
+        open_nodes = still_open
         if remaining:
             overflow.append(Overflow(api, demand, remaining, math.ceil(remaining / per_node), per_node))
     nodes = tuple(

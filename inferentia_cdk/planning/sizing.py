@@ -57,11 +57,15 @@ class ReplicaNeeds:
 
 def replica_needs(compute: ComputeSpec, family: NeuronFamily) -> ReplicaNeeds:
     """Chips and cores one replica of ``compute`` takes on a node of ``family`` (at the family's LNC)."""
-    per_chip = family.cores_per_chip
-    if compute.unit == "chips":
-        return ReplicaNeeds("chips", compute.amount, compute.amount * per_chip, compute.amount, per_chip)
-    cores = compute.amount
-    return ReplicaNeeds("neuroncores", cores, cores, math.ceil(cores / per_chip), per_chip)
+    return _replica_needs(compute.unit, compute.amount, family.cores_per_chip)
+
+
+# Every rule asks this of every API, and a config's APIs ask for a handful of distinct amounts.
+@lru_cache(maxsize=1024)
+def _replica_needs(unit: ComputeUnit, amount: int, per_chip: int) -> ReplicaNeeds:
+    if unit == "chips":
+        return ReplicaNeeds("chips", amount, amount * per_chip, amount, per_chip)
+    return ReplicaNeeds("neuroncores", amount, amount, math.ceil(amount / per_chip), per_chip)
 
 
 @dataclass(frozen=True)

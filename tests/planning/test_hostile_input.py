@@ -23,7 +23,14 @@ from inferentia_cdk.catalog import versions
 from inferentia_cdk.cli.main import EXIT_INVALID, EXIT_VALID, main
 from inferentia_cdk.config.models import ApiSpec, ComputeSpec, NodeGroupSpec
 from inferentia_cdk.config.problems import RULE_CODE, ConfigError, errors, warnings
-from inferentia_cdk.planning.loader import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_ENTRIES, MAX_PROBLEMS, load_config
+from inferentia_cdk.planning.loader import (
+    MAX_CONFIG_BYTES,
+    MAX_DEPTH,
+    MAX_ENTRIES,
+    MAX_PROBLEMS,
+    load_config,
+    token_problems,
+)
 from inferentia_cdk.planning.validation import MAX_ENV_STRING_BYTES, check_api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -389,6 +396,36 @@ def test_inf_must_be_a_positive_integer_for_validate_and_plan(tmp_path: Path, va
 )
 def test_token_syntax_in_a_config_string_is_refused(tmp_path: Path, old: str, new: str, where: str) -> None:
     rejected(tmp_path, VALID.replace(old, new), f"{where}: ", "FILE011")
+
+
+class _Opaque:
+    """An object whose repr shows a marker although no string holds one."""
+
+    def __repr__(self) -> str:
+        return "${Token[NOT.A.STRING]}"
+
+
+def _nested(depth: int, bottom: Any) -> Any:
+    value = bottom
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        ({"apis": [{"env": {"A": "plain", "B": "{braces}"}}]}, 0),
+        ({"apis": [{"env": {"A": "x${Token[T.1]}"}}]}, 1),
+        ({"apis": [{"image": _Opaque()}]}, 0),
+        # Deeper than repr() can go (Python data never passes the YAML reader's depth limit): the walk still looks.
+        ({"apis": _nested(5_000, "{{resolve:ssm:p}}")}, 1),
+        ({"apis": _nested(5_000, "plain")}, 0),
+    ],
+    ids=["plain", "token", "object-repr", "deep-token", "deep-plain"],
+)
+def test_token_syntax_is_found_in_any_string_of_python_data(data: dict[str, Any], found: int) -> None:
+    assert [p.code for p in token_problems(data)] == ["FILE011"] * found
 
 
 # --- names, region, system instance types, image ----------------------------------------------------------------

@@ -28,7 +28,15 @@ from inferentia_cdk.config.problems import RULES
 from inferentia_cdk.planning.capacity import NodeGroupCapacity
 from inferentia_cdk.planning.cluster_plan import plan_cluster
 from inferentia_cdk.planning.loader import load_config, parse_config
-from inferentia_cdk.planning.packing import Replicas, Resources, group_load, node_offer, pack, replica_demand
+from inferentia_cdk.planning.packing import (
+    NOTHING,
+    Replicas,
+    Resources,
+    group_load,
+    node_offer,
+    pack,
+    replica_demand,
+)
 from inferentia_cdk.planning.validation import check_api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -386,8 +394,14 @@ def test_live_prices_need_a_region(local_aws: pytest.MonkeyPatch) -> None:
 # --- packing in bulk is first-fit decreasing, pod by pod -------------------------------------------------------------
 
 
-def _pod_by_pod(groups: list[Replicas], offer: Resources) -> list[dict[str, int]]:
-    """First-fit decreasing one pod at a time, in Cluster Autoscaler's order: the reference for :func:`pack`."""
+def _pod_by_pod(
+    groups: list[Replicas], offer: Resources, running: list[dict[str, int]] | None = None
+) -> list[dict[str, int]]:
+    """First-fit decreasing one pod at a time, in Cluster Autoscaler's order, after the pods of ``running`` (by API,
+    demands as in ``groups``): the reference for :func:`pack`."""
+    demand_of = {g.api: g.demand for g in groups}
+    nodes = [dict(node) for node in running or []]
+    free = [offer - sum((demand_of[a].times(n) for a, n in node.items()), NOTHING) for node in nodes]
     pods = [(g.api, g.demand) for g in groups for _ in range(g.count)]
     pods.sort(
         key=lambda pod: (
@@ -396,8 +410,6 @@ def _pod_by_pod(groups: list[Replicas], offer: Resources) -> list[dict[str, int]
         ),
         reverse=True,
     )
-    free: list[Resources] = []
-    nodes: list[dict[str, int]] = []
     for api, demand in pods:
         index = next((i for i, room in enumerate(free) if room.covers(demand)), None)
         if index is None:
@@ -426,6 +438,31 @@ def test_bulk_packing_is_first_fit_decreasing_pod_by_pod(shapes: list[tuple[int,
     ]
     fitting = [g for g in groups if offer.covers(g.demand)]
     assert [dict(n.replicas) for n in pack(groups, offer, instance_type).nodes] == _pod_by_pod(fitting, offer)
+
+
+_SHAPES = st.lists(
+    st.tuples(st.integers(1, 6), st.integers(100, 40_000), st.integers(100, 200_000), st.integers(0, 9)),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_SHAPES, st.lists(st.integers(0, 9), min_size=8, max_size=8))
+def test_packing_on_top_of_running_replicas_is_first_fit_decreasing_pod_by_pod(
+    shapes: list[tuple[int, int, int, int]], extra: list[int]
+) -> None:
+    """Full load on top of minimum load, as group_load packs it: nodes closed to every later replica are skipped, and
+    the placements stay those of first-fit one pod at a time."""
+    instance_type = INSTANCE_TYPES["inf2.48xlarge"]
+    offer = node_offer(instance_type)
+    demands = [Resources(chips, 0, float(cpu), float(mem), 1) for chips, cpu, mem, _ in shapes]
+    at_min = [Replicas(f"api{i}", d, shape[3]) for i, (d, shape) in enumerate(zip(demands, shapes, strict=True))]
+    above = [Replicas(f"api{i}", d, extra[i]) for i, d in enumerate(demands)]
+    running = pack(at_min, offer, instance_type)
+    fitting = [g for g in above if offer.covers(g.demand)]
+    expected = _pod_by_pod(fitting, offer, [dict(n.replicas) for n in running.nodes])
+    assert [dict(n.replicas) for n in pack(above, offer, instance_type, running=running).nodes] == expected
 
 
 def test_huge_max_replicas_are_planned_at_once_and_counted_exactly() -> None:
