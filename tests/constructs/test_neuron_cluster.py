@@ -383,13 +383,22 @@ def test_the_app_path_checks_the_config_once(monkeypatch: pytest.MonkeyPatch) ->
     from synth_support import EXAMPLES
 
     from inferentia_cdk import load_config
+    from inferentia_cdk.planning import validation
     from inferentia_cdk.stacks.app import build_app, build_app_from_context
 
     calls = _count_config_checks(monkeypatch)
+    api_checks: list[str] = []
+    check_api_on = validation._check_api_on
+    monkeypatch.setattr(
+        validation, "_check_api_on", lambda api, *a, **k: api_checks.append(api.name) or check_api_on(api, *a, **k)
+    )
     context = {"config": str(EXAMPLES / "inferentia.yaml"), "nag": "false"}
-    _, cluster_stack, _ = build_app_from_context(cdk.App(context=context))
+    _, cluster_stack, apis_stack = build_app_from_context(cdk.App(context=context))
     assert len(calls) == 1
     assert cluster_stack.neuron_cluster.capacity.neuron_nodegroups
+    # Each API's rules run twice: in the config's check and in its InferentiaApi; the stack-level warnings read what
+    # the constructs reported instead of checking every API a third time.
+    assert sorted(api_checks) == sorted(2 * list(apis_stack.apis))
 
     config = load_config(EXAMPLES / "inferentia.yaml").config
     calls.clear()
