@@ -192,22 +192,19 @@ def dashboard_rows(
 
 def _neuroncore_row(api_name: str, cluster_name: str, signal: ScalingSignal) -> list[cloudwatch.IWidget]:
     dimensions = {"ClusterName": cluster_name, "Namespace": api_name}
-    neuroncores = cloudwatch.Metric(
-        namespace=CONTAINER_INSIGHTS_NAMESPACE,
-        metric_name=NEURONCORE_UTILIZATION_METRIC,
-        dimensions_map=dimensions,
-        statistic="Average",
-        period=PERIOD,
-        label="NeuronCore utilisation %",
-    )
-    replicas = cloudwatch.Metric(
-        namespace=CONTAINER_INSIGHTS_NAMESPACE,
-        metric_name=RUNNING_PODS_METRIC,
-        dimensions_map=dimensions,
-        statistic="Average",
-        period=PERIOD,
-        label="running replicas",
-    )
+
+    def average(metric_name: str, label: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=CONTAINER_INSIGHTS_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map=dimensions,
+            statistic="Average",
+            period=PERIOD,
+            label=label,
+        )
+
+    neuroncores = average(NEURONCORE_UTILIZATION_METRIC, "NeuronCore utilisation %")
+    replicas = average(RUNNING_PODS_METRIC, "running replicas")
     target = (
         [cloudwatch.HorizontalAnnotation(value=signal.target, label="scaling target")]
         if signal.metric == "neuroncore_utilization"
