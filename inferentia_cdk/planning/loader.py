@@ -294,6 +294,17 @@ class _Builder:
             line,
         )
 
+    def append(self, frame: _Frame, value: Any, line: int) -> Path | None:
+        """Add ``value`` to the list of ``frame``: its path, or None once the list is longer than any config's."""
+        assert isinstance(frame.container, list)
+        path = (*frame.path, len(frame.container))
+        frame.container.append(value)
+        self.document.lines[path] = line
+        if len(frame.container) > MAX_ENTRIES:
+            self.too_many(frame, line)
+            return None
+        return path
+
     def scalar(
         self, value: Any, line: int, refused: tuple[Rule, str] | None = None, *, merge_key: bool = False
     ) -> None:
@@ -304,12 +315,10 @@ class _Builder:
             return
         frame = self.stack[-1]
         if isinstance(frame.container, list):
-            path = (*frame.path, len(frame.container))
-            frame.container.append(value)
-            self.document.lines[path] = line
-            if len(frame.container) > MAX_ENTRIES:
-                self.too_many(frame, line)
+            item = self.append(frame, value, line)
+            if item is None:
                 return
+            path = item
         elif frame.key is _NO_KEY:  # ``value`` is a key
             if len(frame.key_lines) >= MAX_ENTRIES:
                 self.too_many(frame, line)
@@ -349,12 +358,10 @@ class _Builder:
         else:
             frame = self.stack[-1]
             if isinstance(frame.container, list):
-                path = (*frame.path, len(frame.container))
-                frame.container.append(container)
-                self.document.lines[path] = line
-                if len(frame.container) > MAX_ENTRIES:
-                    self.too_many(frame, line)
+                item = self.append(frame, container, line)
+                if item is None:
                     return False
+                path = item
             elif frame.key is _NO_KEY:  # a list or mapping as a key: read it, then drop it and its value
                 path = (*frame.path, "<key>")
                 self.problem(
